@@ -1,0 +1,88 @@
+"""Decision variables: one Boolean per eligible child-placement pair, per return home, per slot.
+
+Names follow the OR-Tools habit (``assign[child=C1,placement=H3]``) so a variable can be printed in
+an explanation. Each child has at most one outcome and at most one outreach slot; those two
+structural constraints are added here because every other layer relies on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from matcher.eligibility import Candidates, Option
+from matcher.instance import Instance
+
+
+@dataclass
+class Variables:
+    """The model's variables, indexed the ways the constraint families need them."""
+
+    assign: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
+    options: dict[str, list[tuple[Option, cp_model.IntVar]]] = field(default_factory=dict)
+    at_placement: dict[str, list[tuple[str, cp_model.IntVar]]] = field(default_factory=dict)
+    home: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    slot: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
+    slots_of_child: dict[str, dict[str, cp_model.IntVar]] = field(default_factory=dict)
+    stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    block_used: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    sibling_split: dict[str, cp_model.IntVar] = field(default_factory=dict)
+
+    def placed(self, child: str) -> cp_model.LinearExprT:
+        """1 when the child is placed or returned home, else 0."""
+        literals = [var for _, var in self.options.get(child, [])]
+        if child in self.home:
+            literals.append(self.home[child])
+        return sum(literals) if literals else 0
+
+    def outcome(self, child: str, placement: str | None) -> cp_model.LinearExprT:
+        """1 when the child's outcome is ``placement`` ('home', an id, or None for unplaced)."""
+        if placement is None:
+            return 1 - self.placed(child)
+        if placement == "home":
+            return self.home.get(child, 0)
+        return self.assign.get((child, placement), 0)
+
+
+def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates) -> Variables:
+    """Create every variable and the two structural constraints (one outcome, one slot)."""
+    v = Variables()
+    for child in instance.children:
+        v.options[child.id] = []
+        teams: set[str] = set()
+        for option in cands.options[child.id]:
+            var = model.new_bool_var(f"assign[child={child.id},placement={option.placement}]")
+            v.assign[(child.id, option.placement)] = var
+            v.options[child.id].append((option, var))
+            v.at_placement.setdefault(option.placement, []).append((child.id, var))
+            if option.stay:
+                v.stay[child.id] = var
+            teams.update(option.teams or ())
+        if child.id in cands.home_teams:
+            v.home[child.id] = model.new_bool_var(f"return_home[child={child.id}]")
+            teams.update(cands.home_teams[child.id])
+        slots = {
+            team: model.new_bool_var(f"outreach[child={child.id},team={team}]")
+            for team in sorted(teams)
+        }
+        v.slots_of_child[child.id] = slots
+        v.slot.update({(child.id, team): var for team, var in slots.items()})
+        literals = [var for _, var in v.options[child.id]]
+        if child.id in v.home:
+            literals.append(v.home[child.id])
+        if len(literals) > 1:
+            model.add_at_most_one(literals)
+        if len(slots) > 1:
+            model.add_at_most_one(slots.values())
+    for placement in instance.placements:
+        occupants = v.at_placement.get(placement.id, [])
+        if placement.block_beds and placement.weekly_cost and occupants:
+            beds = min(placement.block_beds, placement.capacity - len(placement.residents))
+            used = model.new_int_var(0, max(beds, 0), f"block_used[placement={placement.id}]")
+            model.add(used <= sum(var for _, var in occupants))
+            v.block_used[placement.id] = used
+    for group in instance.sibling_groups:
+        if group.together == "preferred" and len(instance.sibling_members.get(group.id, [])) > 1:
+            v.sibling_split[group.id] = model.new_bool_var(f"sibling_split[group={group.id}]")
+    return v

@@ -1,0 +1,236 @@
+"""Who may go where: the static eligibility tests of contract 1.5, and distances.
+
+The tests are vectorised over children x placements with NumPy, in blocks of children so memory
+stays bounded on large instances. Each test has a stable name (``TESTS``) that explanations and the
+eligibility funnel use. Outreach radii are not applied here: the model's ``outreach_radius`` family
+does that, so an explanation can say which team was too far away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.domain import SUPPORTED_MIN_AGE, Child, Placement
+from matcher.instance import Instance
+
+EARTH_RADIUS_KM = 6371.0
+BLOCK_ROWS = 256
+"""Children per block when testing pairs; bounds memory at about BLOCK_ROWS x placements x needs."""
+
+TESTS = ("type", "age", "sex", "needs", "distance")
+"""The static tests in the order the eligibility funnel applies them."""
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+    """Great-circle distance in km (contract 1.5: haversine, R = 6371.0 km); broadcasts."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class Option:
+    """A placement child ``child`` may take: its distance, whether it is a stay, and outreach.
+
+    ``teams`` is None when no outreach slot is needed, otherwise the teams whose slot would make
+    the option allowed (by need uplift or ``requires_outreach``), before their radius is checked.
+    """
+
+    child: str
+    placement: str
+    km: float
+    stay: bool
+    teams: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Everything the model needs to know about who may go where."""
+
+    options: dict[str, list[Option]]
+    home_teams: dict[str, tuple[str, ...]]
+    team_covers: dict[str, frozenset[str]]
+    team_covers_home: dict[str, frozenset[str]]
+
+    def pair_count(self) -> int:
+        return sum(len(options) for options in self.options.values())
+
+
+class PairTable:
+    """Arrays describing the instance for vectorised tests."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        needs = list(instance.meta.needs)
+        self.need_index = {need: k for k, need in enumerate(needs)}
+        children, placements = instance.children, instance.placements
+        self.child_ids = [c.id for c in children]
+        self.placement_ids = [p.id for p in placements]
+        self.placement_index = {pid: j for j, pid in enumerate(self.placement_ids)}
+        self.child_lat = np.array([c.location.lat for c in children], dtype=float)
+        self.child_lon = np.array([c.location.lon for c in children], dtype=float)
+        self.place_lat = np.array([p.location.lat for p in placements], dtype=float)
+        self.place_lon = np.array([p.location.lon for p in placements], dtype=float)
+        self.child_needs = self._levels([c.needs for c in children], len(needs))
+        self.place_meets = self._levels([p.meets for p in placements], len(needs))
+        self.child_age = np.array([c.age for c in children], dtype=np.int16)
+        self.age_min = np.array([p.age_min for p in placements], dtype=np.int16)
+        self.age_max = np.array([p.age_max for p in placements], dtype=np.int16)
+        self.place_type = np.array([p.type for p in placements], dtype=object)
+        self.type_ok = {
+            kind: self.place_type == kind for kind in ("foster", "residential", "supported", "assessment")
+        }
+        self.sex_ok = {
+            sex: np.array([sex in p.sexes for p in placements], dtype=bool) for sex in ("F", "M", "X")
+        }
+        policy_cap = instance.policy.max_distance_km
+        self.cap = np.array(
+            [c.max_distance_km if c.max_distance_km is not None else (policy_cap or np.inf)
+             for c in children],
+            dtype=float,
+        )
+        self.overrides: dict[tuple[int, int], float] = {}
+        child_index = {cid: i for i, cid in enumerate(self.child_ids)}
+        for row in instance.distances:
+            self.overrides[(child_index[row.child], self.placement_index[row.placement])] = row.km
+
+    def _levels(self, rows: list[dict[str, int]], width: int) -> npt.NDArray[np.int8]:
+        matrix = np.zeros((len(rows), width), dtype=np.int8)
+        for i, levels in enumerate(rows):
+            for need, level in levels.items():
+                matrix[i, self.need_index[need]] = level
+        return matrix
+
+    def distances(self, rows: slice) -> FloatArray:
+        """Distance km for a block of children against every placement, overrides applied."""
+        km = haversine_km(
+            self.child_lat[rows, None], self.child_lon[rows, None],
+            self.place_lat[None, :], self.place_lon[None, :],
+        )
+        start = rows.start or 0
+        for (i, j), value in self.overrides.items():
+            if rows.start <= i < rows.stop:
+                km[i - start, j] = value
+        return km
+
+    def tests(self, rows: slice, km: FloatArray) -> dict[str, BoolArray]:
+        """Each static test's pass mask for a block of children (rows) x every placement."""
+        children = self.instance.children[rows]
+        age = self.child_age[rows, None]
+        type_ok = np.zeros((len(children), len(self.placement_ids)), dtype=bool)
+        sex_ok = np.empty_like(type_ok)
+        for i, child in enumerate(children):
+            for kind in child.care_plan_types():
+                type_ok[i] |= self.type_ok[kind]
+            sex_ok[i] = self.sex_ok[child.sex]
+        type_ok &= ~(self.type_ok["supported"][None, :] & (age < SUPPORTED_MIN_AGE))
+        deficit = self.child_needs[rows, None, :] - self.place_meets[None, :, :]
+        return {
+            "type": type_ok,
+            "age": (self.age_min[None, :] <= age) & (age <= self.age_max[None, :]),
+            "sex": sex_ok,
+            "needs": (deficit <= 0).all(axis=2),
+            "distance": km <= self.cap[rows, None],
+        }
+
+    def uplift_teams(self, rows: slice) -> dict[str, BoolArray]:
+        """Per team, the pairs whose need deficits that team's uplift covers."""
+        instance = self.instance
+        deficit = np.maximum(self.child_needs[rows, None, :] - self.place_meets[None, :, :], 0)
+        result = {}
+        for team in instance.outreach_teams:
+            covered = np.zeros(len(self.need_index), dtype=bool)
+            for need in team.needs or self.need_index:
+                covered[self.need_index[need]] = True
+            outside = (deficit[:, :, ~covered] == 0).all(axis=2)
+            inside = (deficit[:, :, covered] <= team.uplift).all(axis=2)
+            result[team.id] = outside & inside
+        return result
+
+
+def _blocks(count: int) -> Iterator[slice]:
+    for start in range(0, count, BLOCK_ROWS):
+        yield slice(start, min(start + BLOCK_ROWS, count))
+
+
+def stay_allowed(child: Child, placement: Placement) -> bool:
+    """A settled or at-risk child may stay whatever the tests say, but supported is 16+ (4.2)."""
+    return not (placement.type == "supported" and child.age < SUPPORTED_MIN_AGE)
+
+
+def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candidates:
+    """Every option each child may take. ``check_eligibility=False`` skips the static tests."""
+    table = PairTable(instance)
+    teams = [team.id for team in instance.outreach_teams]
+    options: dict[str, list[Option]] = {}
+    for rows in _blocks(len(instance.children)):
+        km = table.distances(rows)
+        tests = table.tests(rows, km)
+        without_needs = np.logical_and.reduce([m for name, m in tests.items() if name != "needs"])
+        passed = without_needs & tests["needs"]
+        uplift = table.uplift_teams(rows)
+        for i, child in enumerate(instance.children[rows]):
+            options[child.id] = _child_options(
+                table, child, km[i], passed[i], without_needs[i],
+                {team: mask[i] for team, mask in uplift.items()}, teams, check_eligibility,
+            )
+    team_covers, team_covers_home = _coverage(instance, table)
+    home_teams = {c.id: tuple(teams) for c in instance.children if c.return_home}
+    return Candidates(options, home_teams, team_covers, team_covers_home)
+
+
+def _child_options(
+    table: PairTable,
+    child: Child,
+    km: FloatArray,
+    passed: BoolArray,
+    without_needs: BoolArray,
+    uplift: dict[str, BoolArray],
+    teams: list[str],
+    check_eligibility: bool,
+) -> list[Option]:
+    placements = table.instance.placements
+    current = child.current_placement if child.status in ("settled", "at_risk") else None
+    all_teams = tuple(teams) if child.requires_outreach else None
+    result = []
+    for j, placement in enumerate(placements):
+        stay = placement.id == current
+        if stay:
+            if check_eligibility and not stay_allowed(child, placement):
+                continue
+            result.append(Option(child.id, placement.id, float(km[j]), True, all_teams))
+        elif passed[j] or not check_eligibility:
+            result.append(Option(child.id, placement.id, float(km[j]), False, all_teams))
+        elif without_needs[j]:
+            enabling = tuple(team for team in teams if uplift[team][j])
+            if enabling:
+                result.append(Option(child.id, placement.id, float(km[j]), False, enabling))
+    return result
+
+
+def _coverage(
+    instance: Instance, table: PairTable
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """Which placements and which children's homes lie within each outreach team's radius."""
+    covers, covers_home = {}, {}
+    for team in instance.outreach_teams:
+        to_places = haversine_km(
+            np.float64(team.location.lat), np.float64(team.location.lon),
+            table.place_lat, table.place_lon,
+        )
+        to_homes = haversine_km(
+            np.float64(team.location.lat), np.float64(team.location.lon),
+            table.child_lat, table.child_lon,
+        )
+        covers[team.id] = frozenset(np.array(table.placement_ids, dtype=object)[to_places <= team.radius_km])
+        covers_home[team.id] = frozenset(np.array(table.child_ids, dtype=object)[to_homes <= team.radius_km])
+    return covers, covers_home
