@@ -1,0 +1,177 @@
+"""Plans: each child's outcome, the exact objective terms, and the contract's plan JSON (section 3).
+
+The terms here are recomputed exactly (floats, not the model's pence) from the outcomes, so a plan's
+``objective`` is the contract's objective of that plan. ``matcher.verify`` checks it independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from matcher.cpsat.objective import TERM_NAMES
+from matcher.eligibility import Candidates
+from matcher.instance import Instance
+
+HOME = "home"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one child goes: a placement id, ``home``, or None (unplaced), and the outreach team."""
+
+    placement: str | None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One row of a plan (contract 3)."""
+
+    child: str
+    placement: str | None
+    outreach: str | None
+    action: str
+    weekly_cost: int
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A ranked plan with its exact objective, terms and weekly money."""
+
+    rank: int
+    objective: float
+    terms: dict[str, float]
+    marginal_weekly_cost: int
+    weekly_cost: int
+    assignments: list[Assignment]
+    changes_from_best: list[dict[str, Any]] = field(default_factory=list)
+
+    def outcomes(self) -> dict[str, Outcome]:
+        return {a.child: Outcome(a.placement, a.outreach) for a in self.assignments}
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        if self.rank == 1:
+            del document["changes_from_best"]
+        return document
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """How the search went (contract 3 ``solver``, plus build and timing figures)."""
+
+    status: str
+    objective: float | None
+    best_bound: float | None
+    gap: float | None
+    wall_time_s: float
+    seed: int
+    workers: int
+    mode: str
+    time_limit_s: float
+    build_time_s: float
+    first_solution_s: float | None
+    assignment_variables: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ``solve`` returns: the solver's report and the ranked plans, best first."""
+
+    instance: str
+    instance_sha256: str
+    solver: SolverReport
+    plans: list[Plan]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "instance_sha256": self.instance_sha256,
+            "solver": asdict(self.solver),
+            "plans": [plan.to_dict() for plan in self.plans],
+        }
+
+
+def _action(instance: Instance, child_id: str, placement: str | None) -> str:
+    child = instance.child_by_id[child_id]
+    if placement is None:
+        return "unplaced"
+    if placement == HOME:
+        return "return_home"
+    if child.status in ("settled", "at_risk") and placement == child.current_placement:
+        return "stay"
+    return "new" if child.status == "new" else "move"
+
+
+def make_plan(
+    instance: Instance, cands: Candidates, outcomes: dict[str, Outcome], rank: int
+) -> Plan:
+    """Evaluate ``outcomes`` exactly into a Plan (block beds go to stays first, then input order)."""
+    weights = instance.policy.weights
+    placements, teams = instance.placement_by_id, instance.team_by_id
+    km_of = {(o.child, o.placement): o.km for opts in cands.options.values() for o in opts}
+    terms = dict.fromkeys(TERM_NAMES, 0.0)
+    block_left = {p.id: p.block_beds for p in instance.placements}
+    order = sorted(
+        instance.children, key=lambda c: _action(instance, c.id, outcomes[c.id].placement) != "stay"
+    )
+    rows: dict[str, Assignment] = {}
+    for child in order:
+        outcome = outcomes[child.id]
+        action = _action(instance, child.id, outcome.placement)
+        money, km = 0, 0.0
+        if outcome.team is not None:
+            money += teams[outcome.team].weekly_cost
+            terms["outreach"] += teams[outcome.team].weekly_cost
+        if outcome.placement not in (None, HOME):
+            placement = placements[outcome.placement]
+            km = km_of[(child.id, placement.id)]
+            fee = placement.weekly_cost
+            if block_left[placement.id] > 0:
+                block_left[placement.id] -= 1
+                fee = 0
+            uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
+            money += fee + uplift
+            terms["placement_cost"] += fee
+            terms["cost_uplift"] += uplift
+            terms["distance"] += weights.distance_per_km * km
+            terms["out_of_area"] += 0 if placement.in_area else weights.out_of_area
+        if outcome.placement is None:
+            terms["unplaced"] += weights.unplaced * child.priority
+        if child.status in ("settled", "at_risk") and action != "stay":
+            terms[f"move_{child.status}"] += getattr(weights, f"move_{child.status}")
+        rows[child.id] = Assignment(
+            child.id, outcome.placement, outcome.team, action, money, round(km, 3)
+        )
+    for group in instance.sibling_groups:
+        members = instance.sibling_members.get(group.id, [])
+        if group.together == "preferred" and len({outcomes[m].placement for m in members}) > 1:
+            terms["sibling_split"] += weights.sibling_split
+    terms["block_fixed"] = float(instance.block_fixed_cost)
+    marginal = sum(row.weekly_cost for row in rows.values())
+    terms = {name: round(value, 2) for name, value in terms.items()}
+    return Plan(
+        rank=rank,
+        objective=round(sum(terms.values()), 2),
+        terms=terms,
+        marginal_weekly_cost=marginal,
+        weekly_cost=marginal + instance.block_fixed_cost,
+        assignments=[rows[c.id] for c in instance.children],
+    )
+
+
+def changes_between(best: Plan, other: Plan) -> list[dict[str, Any]]:
+    """Children whose outcome differs from the best plan's, with both outcomes."""
+    best_rows = {a.child: a for a in best.assignments}
+    return [
+        {
+            "child": row.child,
+            "best": {"placement": best_rows[row.child].placement, "action": best_rows[row.child].action},
+            "this": {"placement": row.placement, "action": row.action},
+        }
+        for row in other.assignments
+        if (row.placement, row.outreach)
+        != (best_rows[row.child].placement, best_rows[row.child].outreach)
+    ]

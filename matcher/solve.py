@@ -1,0 +1,206 @@
+"""The solver wrapper: one ``solve()`` entry point that returns ranked plans and a report.
+
+Plan 1 is the optimum (or the best found in time). Plan k > 1 is the best plan the search finds
+that differs from every earlier plan in at least ``min_difference`` children's outcomes.
+
+Two search modes:
+
+- ``reproducible`` (the default): CP-SAT's interleaved search with a deterministic time limit, so
+  the same instance, seed and worker count give the same plans, whatever else the machine is doing.
+  The wall-clock limit is still set as a safety net; if it, rather than the deterministic limit,
+  stops a search, the report's ``mode`` says ``reproducible (wall-clock limit hit)``.
+- ``fast``: CP-SAT's default parallel portfolio under a wall-clock limit; usually faster to prove
+  optimality, but two runs that time out may return different plans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from matcher.cpsat import PlacementModel, build_model
+from matcher.instance import Instance
+from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
+from matcher.units import to_pounds
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """Search settings; ``time_limit`` is in seconds for the whole call, all plans included."""
+
+    time_limit: float = 60.0
+    workers: int = 2
+    seed: int = 0
+    plans: int = 3
+    min_difference: int = 1
+    reproducible: bool = True
+
+    def __post_init__(self) -> None:
+        if self.time_limit <= 0:
+            raise ValueError("time_limit must be above 0")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.plans < 1:
+            raise ValueError("plans must be at least 1")
+        if self.min_difference < 1:
+            raise ValueError("min_difference must be at least 1")
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Reports each improving solution to ``callback`` and remembers when the first came."""
+
+    def __init__(self, rank: int, callback: ProgressCallback | None) -> None:
+        super().__init__()
+        self.rank, self.callback = rank, callback
+        self.first_solution_s: float | None = None
+
+    def on_solution_callback(self) -> None:
+        if self.first_solution_s is None:
+            self.first_solution_s = self.wall_time
+        if self.callback is not None:
+            self.callback(
+                {
+                    "plan": self.rank,
+                    "objective": to_pounds(self.objective_value),
+                    "bound": to_pounds(self.best_objective_bound),
+                    "wall_time_s": round(self.wall_time, 3),
+                }
+            )
+
+
+def _parameters(settings: SolveSettings, wall: float, deterministic: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.num_workers = settings.workers
+    params.random_seed = settings.seed
+    params.max_time_in_seconds = max(wall, 0.01)
+    if settings.reproducible:
+        params.interleave_search = True
+        params.max_deterministic_time = max(deterministic, 0.01)
+    return solver
+
+
+def _outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
+    v = pm.variables
+    result = {}
+    for child in pm.instance.children:
+        placement: str | None = None
+        for option, var in v.options[child.id]:
+            if solver.boolean_value(var):
+                placement = option.placement
+        if child.id in v.home and solver.boolean_value(v.home[child.id]):
+            placement = HOME
+        team = next(
+            (t for t, var in v.slots_of_child[child.id].items() if solver.boolean_value(var)), None
+        )
+        result[child.id] = Outcome(placement, team if placement is not None else None)
+    return result
+
+
+def _hint(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
+    """Start the next search from the previous plan (it is infeasible now, but close)."""
+    pm.model.clear_hints()
+    v = pm.variables
+    for child, outcome in outcomes.items():
+        for option, var in v.options[child]:
+            pm.model.add_hint(var, option.placement == outcome.placement)
+        if child in v.home:
+            pm.model.add_hint(v.home[child], outcome.placement == HOME)
+        for team, var in v.slots_of_child[child].items():
+            pm.model.add_hint(var, team == outcome.team)
+
+
+def _exclude(pm: PlacementModel, outcomes: dict[str, Outcome], min_difference: int) -> None:
+    """Later plans differ from this one in at least ``min_difference`` children's outcomes."""
+    same = [pm.variables.outcome(child, o.placement) for child, o in outcomes.items()]
+    pm.model.add(sum(same) <= len(same) - min_difference)
+
+
+def solve(
+    instance: Instance,
+    settings: SolveSettings | None = None,
+    *,
+    instance_sha256: str = "",
+    on_progress: ProgressCallback | None = None,
+) -> Result:
+    """Build the model for ``instance`` and return up to ``settings.plans`` ranked plans."""
+    settings = settings or SolveSettings()
+    started = time.perf_counter()
+    pm = build_model(instance)
+    build_time = time.perf_counter() - started
+    plans: list[Plan] = []
+    report: SolverReport | None = None
+    deterministic_used = 0.0
+    wall_limit_hit = False
+    for rank in range(1, settings.plans + 1):
+        share = 1 / (settings.plans - rank + 1)
+        wall_left = settings.time_limit - (time.perf_counter() - started)
+        if rank > 1 and wall_left <= 0.05:
+            break
+        solver = _parameters(
+            settings, wall_left * share, (settings.time_limit - deterministic_used) * share
+        )
+        progress = _Progress(rank, on_progress)
+        status = solver.solve(pm.model, progress)
+        deterministic_used += solver.deterministic_time
+        if settings.reproducible and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+            wall_limit_hit |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+        if rank == 1:
+            report = _report(pm, solver, status, settings, build_time, progress, started)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            break
+        outcomes = _outcomes(pm, solver)
+        plan = make_plan(instance, pm.candidates, outcomes, rank)
+        if plans:
+            plan = _with_changes(plan, plans[0])
+        plans.append(plan)
+        _exclude(pm, outcomes, settings.min_difference)
+        _hint(pm, outcomes)
+    assert report is not None  # the loop always runs rank 1
+    mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
+    report = SolverReport(**{**report.__dict__, "mode": mode,
+                             "wall_time_s": round(time.perf_counter() - started, 3)})
+    return Result(instance.meta.name, instance_sha256, report, plans)
+
+
+def _with_changes(plan: Plan, best: Plan) -> Plan:
+    return Plan(**{**plan.__dict__, "changes_from_best": changes_between(best, plan)})
+
+
+def _report(
+    pm: PlacementModel,
+    solver: cp_model.CpSolver,
+    status: int,
+    settings: SolveSettings,
+    build_time: float,
+    progress: _Progress,
+    started: float,
+) -> SolverReport:
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    objective = to_pounds(solver.objective_value) if found else None
+    bound = to_pounds(solver.best_objective_bound) if found else None
+    gap = None
+    if objective is not None and bound is not None:
+        gap = round(max(objective - bound, 0.0) / max(abs(objective), 1e-9), 6)
+    return SolverReport(
+        status=solver.status_name(status),
+        objective=objective,
+        best_bound=bound,
+        gap=gap,
+        wall_time_s=round(time.perf_counter() - started, 3),
+        seed=settings.seed,
+        workers=settings.workers,
+        mode="reproducible" if settings.reproducible else "fast",
+        time_limit_s=settings.time_limit,
+        build_time_s=round(build_time, 3),
+        first_solution_s=None
+        if progress.first_solution_s is None
+        else round(progress.first_solution_s, 3),
+        assignment_variables=len(pm.variables.assign),
+    )
