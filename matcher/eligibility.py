@@ -168,9 +168,19 @@ def stay_allowed(child: Child, placement: Placement) -> bool:
 
 
 def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candidates:
-    """Every option each child may take. ``check_eligibility=False`` skips the static tests."""
+    """Every option each child may take. ``check_eligibility=False`` skips the static tests.
+
+    An option that needs an outreach slot lists the teams that could give it: their uplift covers
+    the child's need deficits there (or the child requires outreach) and their radius covers the
+    placement (contract 4.8). Without such a team the option is not eligible.
+    """
     table = PairTable(instance)
+    covers, covers_home = _coverage(instance, table)
     teams = [team.id for team in instance.outreach_teams]
+    place_cover = {
+        team: np.array([pid in covers[team] for pid in table.placement_ids], dtype=bool)
+        for team in teams
+    }
     options: dict[str, list[Option]] = {}
     for rows in _blocks(len(instance.children)):
         km = table.distances(rows)
@@ -179,13 +189,20 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
         passed = without_needs & tests["needs"]
         uplift = table.uplift_teams(rows)
         for i, child in enumerate(instance.children[rows]):
+            enabling = {
+                team: uplift[team][i] & place_cover[team] & without_needs[i] & ~passed[i]
+                for team in teams
+            }
             options[child.id] = _child_options(
-                table, child, km[i], passed[i], without_needs[i],
-                {team: mask[i] for team, mask in uplift.items()}, teams, check_eligibility,
+                table, child, km[i], passed[i] if check_eligibility else np.ones_like(passed[i]),
+                enabling, place_cover,
             )
-    team_covers, team_covers_home = _coverage(instance, table)
-    home_teams = {c.id: tuple(teams) for c in instance.children if c.return_home}
-    return Candidates(options, home_teams, team_covers, team_covers_home)
+    home_teams = {
+        c.id: tuple(t for t in teams if c.id in covers_home[t])
+        for c in instance.children
+        if c.return_home
+    }
+    return Candidates(options, {c: t for c, t in home_teams.items() if t}, covers, covers_home)
 
 
 def _child_options(
@@ -193,27 +210,31 @@ def _child_options(
     child: Child,
     km: FloatArray,
     passed: BoolArray,
-    without_needs: BoolArray,
-    uplift: dict[str, BoolArray],
-    teams: list[str],
-    check_eligibility: bool,
+    enabling: dict[str, BoolArray],
+    place_cover: dict[str, BoolArray],
 ) -> list[Option]:
+    """The child's options in placement order: stays, plain passes, and passes by outreach uplift."""
     placements = table.instance.placements
     current = child.current_placement if child.status in ("settled", "at_risk") else None
-    all_teams = tuple(teams) if child.requires_outreach else None
+    stay_index = table.placement_index.get(current) if current is not None else None
+    by_uplift = np.zeros_like(passed)
+    for mask in enabling.values():
+        by_uplift |= mask
+    chosen = passed | by_uplift
+    if stay_index is not None:
+        chosen[stay_index] = stay_allowed(child, placements[stay_index])
     result = []
-    for j, placement in enumerate(placements):
-        stay = placement.id == current
-        if stay:
-            if check_eligibility and not stay_allowed(child, placement):
-                continue
-            result.append(Option(child.id, placement.id, float(km[j]), True, all_teams))
-        elif passed[j] or not check_eligibility:
-            result.append(Option(child.id, placement.id, float(km[j]), False, all_teams))
-        elif without_needs[j]:
-            enabling = tuple(team for team in teams if uplift[team][j])
-            if enabling:
-                result.append(Option(child.id, placement.id, float(km[j]), False, enabling))
+    for j in np.flatnonzero(chosen):
+        if child.requires_outreach:
+            teams: tuple[str, ...] | None = tuple(t for t, m in place_cover.items() if m[j])
+        elif by_uplift[j] and j != stay_index:
+            teams = tuple(t for t, m in enabling.items() if m[j])
+        else:
+            teams = None
+        if teams == ():
+            continue
+        pid = placements[j].id
+        result.append(Option(child.id, pid, float(km[j]), j == stay_index, teams))
     return result
 
 
@@ -223,14 +244,11 @@ def _coverage(
     """Which placements and which children's homes lie within each outreach team's radius."""
     covers, covers_home = {}, {}
     for team in instance.outreach_teams:
-        to_places = haversine_km(
-            np.float64(team.location.lat), np.float64(team.location.lon),
-            table.place_lat, table.place_lon,
-        )
-        to_homes = haversine_km(
-            np.float64(team.location.lat), np.float64(team.location.lon),
-            table.child_lat, table.child_lon,
-        )
-        covers[team.id] = frozenset(np.array(table.placement_ids, dtype=object)[to_places <= team.radius_km])
-        covers_home[team.id] = frozenset(np.array(table.child_ids, dtype=object)[to_homes <= team.radius_km])
+        here = (np.float64(team.location.lat), np.float64(team.location.lon))
+        to_places = haversine_km(*here, table.place_lat, table.place_lon)
+        to_homes = haversine_km(*here, table.child_lat, table.child_lon)
+        ids = np.array(table.placement_ids, dtype=object)
+        covers[team.id] = frozenset(ids[to_places <= team.radius_km])
+        children = np.array(table.child_ids, dtype=object)
+        covers_home[team.id] = frozenset(children[to_homes <= team.radius_km])
     return covers, covers_home

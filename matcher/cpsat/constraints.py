@@ -33,13 +33,34 @@ class Context:
         return [(child_by_id[c], var) for c, var in self.v.at_placement.get(placement, [])]
 
 
-def _forbid_unless_alone(
-    ctx: Context, var: cp_model.IntVar, others: Iterable[cp_model.IntVar]
+def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
+    return cp_model.LinearExpr.sum(variables)
+
+
+def _count(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_model.IntVar:
+    """An integer variable equal to the number of ``variables`` that are 1 (one constraint)."""
+    count = ctx.model.new_int_var(0, len(variables), name)
+    ctx.model.add(count == _total(variables))
+    return count
+
+
+def _alone_among(
+    ctx: Context, name: str, group: list[tuple[Child, cp_model.IntVar]],
+    watchers: list[tuple[Child, cp_model.IntVar]],
 ) -> None:
-    """If ``var`` is 1, every one of ``others`` is 0 (one enforced constraint, not all pairs)."""
-    others = list(others)
-    if others:
-        ctx.model.add(sum(others) == 0).only_enforce_if(var)
+    """Each watcher, when placed, shares with no member of ``group`` but itself.
+
+    One count of the group and one short enforced constraint per watcher, instead of one
+    constraint per pair: O(group + watchers) terms.
+    """
+    if not group or not watchers:
+        return
+    members = {id(child) for child, _ in group}
+    if len(group) == 1 and all(id(c) in members for c, _ in watchers):
+        return
+    count = _count(ctx, name, [var for _, var in group])
+    for child, var in watchers:
+        ctx.model.add(count <= int(id(child) in members)).only_enforce_if(var)
 
 
 def capacity(ctx: Context) -> None:
@@ -48,36 +69,31 @@ def capacity(ctx: Context) -> None:
         occupants = ctx.v.at_placement.get(placement.id, [])
         free = placement.capacity - len(placement.residents)
         if len(occupants) > free:
-            ctx.model.add(sum(var for _, var in occupants) <= free)
+            ctx.model.add(_total([var for _, var in occupants]) <= free)
 
 
 def outreach_required(ctx: Context) -> None:
-    """An option allowed only with outreach (need uplift or requires_outreach) takes a slot."""
+    """An option allowed only with outreach (need uplift or requires_outreach) takes a slot.
+
+    Options are grouped by the teams that could serve them; a child takes at most one option, so
+    one constraint per group says: if any option of the group is taken, one of its teams serves.
+    """
     for child, options in ctx.v.options.items():
         slots = ctx.v.slots_of_child[child]
+        groups: dict[tuple[str, ...], list[cp_model.IntVar]] = {}
         for option, var in options:
             if option.teams is not None:
-                ctx.model.add(sum(slots[team] for team in option.teams) >= 1).only_enforce_if(var)
+                groups.setdefault(option.teams, []).append(var)
+        for teams, variables in groups.items():
+            ctx.model.add(_total(variables) <= _total([slots[t] for t in teams]))
 
 
 def return_home(ctx: Context) -> None:
-    """A child returned home holds an outreach slot (contract 4.7)."""
+    """A child returned home holds a slot of a team whose radius covers home (contract 4.7)."""
     for child, var in ctx.v.home.items():
         slots = ctx.v.slots_of_child[child]
-        ctx.model.add(sum(slots[t] for t in ctx.candidates.home_teams[child]) >= 1).only_enforce_if(
-            var
-        )
-
-
-def outreach_radius(ctx: Context) -> None:
-    """A team serves a child only where its radius covers the placement (or home, for returns)."""
-    for child, slots in ctx.v.slots_of_child.items():
-        for team, slot in slots.items():
-            covers = ctx.candidates.team_covers[team]
-            covered = [var for option, var in ctx.v.options[child] if option.placement in covers]
-            if child in ctx.v.home and child in ctx.candidates.team_covers_home[team]:
-                covered.append(ctx.v.home[child])
-            ctx.model.add(slot <= sum(covered))
+        teams = ctx.candidates.home_teams[child]
+        ctx.model.add(var <= _total([slots[t] for t in teams]))
 
 
 def outreach_capacity(ctx: Context) -> None:
@@ -85,7 +101,7 @@ def outreach_capacity(ctx: Context) -> None:
     for team in ctx.instance.outreach_teams:
         slots = [var for (_, t), var in ctx.v.slot.items() if t == team.id]
         if len(slots) > team.capacity:
-            ctx.model.add(sum(slots) <= team.capacity)
+            ctx.model.add(_total(slots) <= team.capacity)
 
 
 def ending_placement(ctx: Context) -> None:
@@ -104,20 +120,20 @@ def max_moves(ctx: Context) -> None:
         return
     movable = [c for c in ctx.instance.children if c.status in ("settled", "at_risk")]
     if len(movable) > limit:
-        ctx.model.add(sum(1 - ctx.v.stay.get(c.id, 0) for c in movable) <= limit)
+        stays = [ctx.v.stay[c.id] for c in movable if c.id in ctx.v.stay]
+        ctx.model.add(len(movable) - _total(stays) <= limit)
 
 
 def sole_occupancy(ctx: Context) -> None:
     """A child who requires sole occupancy shares with nobody, residents included."""
     for placement in ctx.instance.placements:
         occupants = ctx.occupants(placement.id)
-        for child, var in occupants:
-            if not child.requires_sole:
-                continue
-            if placement.residents:
+        sole = [(c, var) for c, var in occupants if c.requires_sole]
+        if placement.residents:
+            for _, var in sole:
                 ctx.model.add(var == 0)
-            else:
-                _forbid_unless_alone(ctx, var, (other for c, other in occupants if c is not child))
+        else:
+            _alone_among(ctx, f"occupants[placement={placement.id}]", occupants, sole)
 
 
 def conflicts(ctx: Context) -> None:
@@ -148,10 +164,6 @@ def sibling_groups(ctx: Context) -> None:
                     same.only_enforce_if(~split)
 
 
-def _younger_than(occupants: list[tuple[Child, cp_model.IntVar]], age: int) -> list[cp_model.IntVar]:
-    return [var for child, var in occupants if child.age < age]
-
-
 def hsb_no_younger(ctx: Context) -> None:
     """A child with harmful sexual behaviour never shares with a younger one (both ways, 4.6)."""
     if not ctx.instance.policy.rules.hsb_no_younger:
@@ -163,6 +175,7 @@ def hsb_no_younger(ctx: Context) -> None:
             (r.age for r in placement.residents if r.needs.get(need, 0) >= 1), default=-1
         )
         youngest_resident = min((r.age for r in placement.residents), default=99)
+        watchers: dict[int, list[tuple[Child, cp_model.IntVar]]] = {}
         for child, var in occupants:
             if child.age < oldest_hsb_resident:
                 ctx.model.add(var == 0)
@@ -170,7 +183,10 @@ def hsb_no_younger(ctx: Context) -> None:
                 if youngest_resident < child.age:
                     ctx.model.add(var == 0)
                 else:
-                    _forbid_unless_alone(ctx, var, _younger_than(occupants, child.age))
+                    watchers.setdefault(child.age, []).append((child, var))
+        for age, hsb in watchers.items():
+            younger = [(c, var) for c, var in occupants if c.age < age]
+            _alone_among(ctx, f"younger_than_{age}[placement={placement.id}]", younger, hsb)
 
 
 def max_per_placement(ctx: Context) -> None:
@@ -184,12 +200,12 @@ def max_per_placement(ctx: Context) -> None:
             ]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
-                ctx.model.add(sum(ours) <= room)
+                ctx.model.add(_total(ours) <= room)
 
 
 def incompatible_needs(ctx: Context) -> None:
     """No occupant with need ``a`` shares with a different occupant with need ``b`` (4.6)."""
-    for rule in ctx.instance.policy.rules.incompatible_needs:
+    for index, rule in enumerate(ctx.instance.policy.rules.incompatible_needs):
         for placement in ctx.instance.placements:
             occupants = ctx.occupants(placement.id)
 
@@ -198,13 +214,17 @@ def incompatible_needs(ctx: Context) -> None:
 
             resident_a = any(has(r.needs, rule.a) for r in placement.residents)
             resident_b = any(has(r.needs, rule.b) for r in placement.residents)
-            with_b = [(c, var) for c, var in occupants if has(c.needs, rule.b)]
+            with_a, with_b = [], []
             for child, var in occupants:
                 child_a, child_b = has(child.needs, rule.a), has(child.needs, rule.b)
                 if (child_a and resident_b) or (child_b and resident_a):
                     ctx.model.add(var == 0)
-                elif child_a:
-                    _forbid_unless_alone(ctx, var, (o for c, o in with_b if c is not child))
+                    continue
+                if child_a:
+                    with_a.append((child, var))
+                if child_b:
+                    with_b.append((child, var))
+            _alone_among(ctx, f"incompatible_{index}[placement={placement.id}]", with_b, with_a)
 
 
 def weekly_budget(ctx: Context) -> None:
@@ -238,7 +258,6 @@ CONSTRAINT_FAMILIES: dict[str, Callable[[Context], None]] = {
     "capacity": capacity,
     "outreach_required": outreach_required,
     "return_home": return_home,
-    "outreach_radius": outreach_radius,
     "outreach_capacity": outreach_capacity,
     "ending_placement": ending_placement,
     "max_moves": max_moves,

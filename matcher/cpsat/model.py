@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from matcher.cpsat.constraints import CONSTRAINT_FAMILIES, FAMILY_NAMES, Context
-from matcher.cpsat.objective import Terms, objective_terms
+from matcher.cpsat.objective import objective
 from matcher.cpsat.variables import Variables, add_variables
 from matcher.eligibility import Candidates, candidates
 from matcher.instance import Instance
@@ -22,7 +22,6 @@ class PlacementModel:
     instance: Instance
     candidates: Candidates
     variables: Variables
-    terms: Terms
     families: tuple[str, ...]
 
 
@@ -48,6 +47,5 @@ def build_model(
     for name, add_family in CONSTRAINT_FAMILIES.items():
         if name in families:
             add_family(context)
-    terms = objective_terms(instance, variables)
-    model.minimize(terms.expression())
-    return PlacementModel(model, instance, cands, variables, terms, tuple(families))
+    model.minimize(objective(instance, variables))
+    return PlacementModel(model, instance, cands, variables, tuple(families))

@@ -34,7 +34,7 @@ class Variables:
         literals = [var for _, var in self.options.get(child, [])]
         if child in self.home:
             literals.append(self.home[child])
-        return sum(literals) if literals else 0
+        return cp_model.LinearExpr.sum(literals) if literals else 0
 
     def outcome(self, child: str, placement: str | None) -> cp_model.LinearExprT:
         """1 when the child's outcome is ``placement`` ('home', an id, or None for unplaced)."""
@@ -46,11 +46,12 @@ class Variables:
 
 
 def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates) -> Variables:
-    """Create every variable and the two structural constraints (one outcome, one slot)."""
+    """Create every variable and the structural constraints: one outcome and one slot per child,
+    and a slot only with an outcome that team can serve."""
     v = Variables()
     for child in instance.children:
         v.options[child.id] = []
-        teams: set[str] = set()
+        served: dict[str, list[cp_model.IntVar]] = {}
         for option in cands.options[child.id]:
             var = model.new_bool_var(f"assign[child={child.id},placement={option.placement}]")
             v.assign[(child.id, option.placement)] = var
@@ -58,16 +59,21 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
             v.at_placement.setdefault(option.placement, []).append((child.id, var))
             if option.stay:
                 v.stay[child.id] = var
-            teams.update(option.teams or ())
+            for team in option.teams or ():
+                served.setdefault(team, []).append(var)
         if child.id in cands.home_teams:
-            v.home[child.id] = model.new_bool_var(f"return_home[child={child.id}]")
-            teams.update(cands.home_teams[child.id])
+            home = model.new_bool_var(f"return_home[child={child.id}]")
+            v.home[child.id] = home
+            for team in cands.home_teams[child.id]:
+                served.setdefault(team, []).append(home)
         slots = {
             team: model.new_bool_var(f"outreach[child={child.id},team={team}]")
-            for team in sorted(teams)
+            for team in sorted(served)
         }
         v.slots_of_child[child.id] = slots
-        v.slot.update({(child.id, team): var for team, var in slots.items()})
+        for team, slot in slots.items():
+            v.slot[(child.id, team)] = slot
+            model.add(slot <= cp_model.LinearExpr.sum(served[team]))
         literals = [var for _, var in v.options[child.id]]
         if child.id in v.home:
             literals.append(v.home[child.id])
@@ -80,7 +86,7 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
         if placement.block_beds and placement.weekly_cost and occupants:
             beds = min(placement.block_beds, placement.capacity - len(placement.residents))
             used = model.new_int_var(0, max(beds, 0), f"block_used[placement={placement.id}]")
-            model.add(used <= sum(var for _, var in occupants))
+            model.add(used <= cp_model.LinearExpr.sum([var for _, var in occupants]))
             v.block_used[placement.id] = used
     for group in instance.sibling_groups:
         if group.together == "preferred" and len(instance.sibling_members.get(group.id, [])) > 1:

@@ -1,0 +1,231 @@
+"""The command line: a thin front end over the library (``placement-matcher`` or ``python cli.py``).
+
+Exit codes: 0 ok, 2 bad input (a message naming file, record and field; nothing written),
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from matcher.exceptions import InvalidPlanError, MatcherError
+from matcher.generate import SHAPES, generate
+from matcher.io import (
+    instance_schema,
+    instance_sha256,
+    read_instance,
+    write_instance,
+    write_json,
+    write_text_atomic,
+)
+from matcher.plans import Result
+from matcher.solve import SolveSettings, solve
+from matcher.verify import check_result
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def reports_errors(command: F) -> F:
+    """Turn deliberate errors into exit code 2 and anything else into exit code 1, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except MatcherError as error:
+            err.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True)
+            sys.exit(2)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - the last line of defence for users
+            err.print(f"internal error ({type(error).__name__}): {error}", markup=False)
+            err.print("Please report this with the command you ran.", markup=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="placement-matcher")
+def main() -> None:
+    """Ranked, explained placement plans for children's social care."""
+
+
+@main.command("solve")
+@click.argument("instance", type=click.Path(exists=True))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the plan JSON here.")
+@click.option("--csv-out", type=click.Path(file_okay=False), help="Write plans as CSV here.")
+@click.option("--plans", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--min-difference", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--time-limit", default=60.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds for the whole search, all plans included.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+@click.option("--mode", type=click.Choice(["reproducible", "fast"]), default="reproducible",
+              show_default=True, help="reproducible: same seed and workers, same plans.")
+@click.option("--all-rows", is_flag=True, help="List every child, not only those who change.")
+@click.option("--quiet", is_flag=True, help="No progress or tables; just the one-line summary.")
+@reports_errors
+def solve_command(
+    instance: str, out_path: str | None, csv_out: str | None, plans: int, min_difference: int,
+    time_limit: float, workers: int, seed: int, mode: str, all_rows: bool, quiet: bool,
+) -> None:
+    """Solve INSTANCE (a JSON file or a CSV bundle folder) and print the ranked plans."""
+    data = read_instance(instance)
+    settings = SolveSettings(
+        time_limit=time_limit, workers=workers, seed=seed, plans=plans,
+        min_difference=min_difference, reproducible=mode == "reproducible",
+    )
+    status = err.status("building the model and searching")
+    if not quiet:
+        status.start()
+
+    def progress(event: dict[str, Any]) -> None:
+        status.update(
+            f"plan {event['plan']}: objective £{event['objective']:,.2f}, "
+            f"bound £{event['bound']:,.2f}, {event['wall_time_s']:.1f} s"
+        )
+
+    try:
+        result = solve(data, settings, instance_sha256=instance_sha256(instance),
+                       on_progress=None if quiet else progress)
+    finally:
+        status.stop()
+    if out_path:
+        write_json(out_path, result.to_dict())
+    if csv_out:
+        write_plan_csv(result, Path(csv_out))
+    print_summary(result, all_rows=all_rows, quiet=quiet)
+
+
+def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
+    """Status, gap, cost, moves, unplaced, then a table of assignments per plan."""
+    s = result.solver
+    gap = "n/a" if s.gap is None else f"{100 * s.gap:.3f}%"
+    out.print(
+        f"{result.instance}: {s.status}, objective {s.objective}, bound {s.best_bound}, "
+        f"gap {gap}, {s.wall_time_s:.2f} s ({s.mode}, {s.workers} workers, seed {s.seed})",
+        markup=False,
+    )
+    if not result.plans:
+        out.print("No plan: " + ("the hard constraints cannot all hold." if s.status == "INFEASIBLE"
+                                  else "no plan was found within the time limit."), markup=False)
+    for plan in result.plans:
+        actions = Counter(a.action for a in plan.assignments)
+        out.print(
+            f"plan {plan.rank}: objective £{plan.objective:,.2f}, weekly cost £{plan.weekly_cost:,} "
+            f"(marginal £{plan.marginal_weekly_cost:,}), stays {actions['stay']}, "
+            f"moves {actions['move']}, new {actions['new']}, home {actions['return_home']}, "
+            f"unplaced {actions['unplaced']}",
+            markup=False,
+        )
+        if quiet:
+            continue
+        rows = [a for a in plan.assignments if all_rows or a.action != "stay"]
+        table = Table(title=f"plan {plan.rank}: {len(rows)} of {len(plan.assignments)} children"
+                      + ("" if all_rows else " (stays hidden; --all-rows shows them)"))
+        for column in ("child", "action", "placement", "outreach", "£/week", "km"):
+            table.add_column(column, justify="right" if column in ("£/week", "km") else "left")
+        for a in rows:
+            table.add_row(a.child, a.action, a.placement or "-", a.outreach or "-",
+                          f"{a.weekly_cost:,}", f"{a.distance_km:.1f}")
+        out.print(table)
+
+
+def write_plan_csv(result: Result, folder: Path) -> None:
+    """``assignments.csv`` (one row per plan and child) and ``plans.csv`` (terms per plan)."""
+    assignments = pd.DataFrame(
+        [{"rank": plan.rank, **a.__dict__} for plan in result.plans for a in plan.assignments],
+        columns=["rank", "child", "placement", "outreach", "action", "weekly_cost", "distance_km"],
+    )
+    summary = pd.DataFrame(
+        [{"rank": p.rank, "objective": p.objective, "weekly_cost": p.weekly_cost,
+          "marginal_weekly_cost": p.marginal_weekly_cost, **p.terms} for p in result.plans]
+    )
+    write_text_atomic(folder / "assignments.csv", assignments.to_csv(index=False))
+    write_text_atomic(folder / "plans.csv", summary.to_csv(index=False))
+
+
+@main.command("validate")
+@click.argument("instance", type=click.Path(exists=True))
+@reports_errors
+def validate_command(instance: str) -> None:
+    """Check INSTANCE against the contract; exit 2 with every problem found."""
+    data = read_instance(instance)
+    out.print(
+        f"{instance}: valid ({len(data.children)} children, {len(data.placements)} placements, "
+        f"{len(data.outreach_teams)} outreach teams)",
+        markup=False,
+    )
+
+
+@main.command("check")
+@click.argument("instance", type=click.Path(exists=True))
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@reports_errors
+def check_command(instance: str, plan: str) -> None:
+    """Re-check every plan in PLAN against INSTANCE with the independent checker."""
+    data = read_instance(instance)
+    try:
+        document = json.loads(Path(plan).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPlanError(f"{plan}: not a readable plan JSON ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("plans"), list):
+        raise InvalidPlanError(f"{plan}: field plans: missing or not a list")
+    violations = check_result(data, document)
+    for violation in violations:
+        out.print(str(violation), markup=False)
+    if violations:
+        out.print(f"{plan}: {len(violations)} violations", markup=False)
+        sys.exit(3)
+    out.print(f"{plan}: {len(document['plans'])} plans pass every check", markup=False)
+
+
+@main.command("generate")
+@click.option("--shape", type=click.Choice(sorted(SHAPES)), default="county", show_default=True)
+@click.option("--children", default=60, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="A .json file, or a folder for a CSV bundle.")
+@reports_errors
+def generate_command(shape: str, children: int, seed: int, out_path: str) -> None:
+    """Generate a synthetic instance calibrated on public figures."""
+    instance = generate(shape, children, seed)
+    write_instance(instance, out_path)
+    out.print(f"{out_path}: {len(instance.children)} children, {len(instance.placements)} "
+              f"placements ({shape}, seed {seed})", markup=False)
+
+
+@main.command("convert")
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("target", type=click.Path())
+@reports_errors
+def convert_command(source: str, target: str) -> None:
+    """Convert between a JSON instance and a CSV bundle (TARGET ending in .json, or a folder)."""
+    write_instance(read_instance(source), target)
+    out.print(f"{source} -> {target}", markup=False)
+
+
+@main.command("schema")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False))
+@reports_errors
+def schema_command(out_path: str | None) -> None:
+    """Print (or write) the JSON Schema of an instance."""
+    if out_path:
+        write_json(out_path, instance_schema())
+    else:
+        click.echo(json.dumps(instance_schema(), indent=1))
+
