@@ -270,7 +270,7 @@ class _Builder:
              "radius_km": 25.0, "capacity": 12, "weekly_cost": 660, "uplift": 1,
              **({"needs": ["aggression", "emotional_wellbeing", "missing_risk", "exploitation_risk",
                            "offending", "substance_misuse", "self_harm"]} if k % 2 else {})}
-            for k in range(max(1, round(self.n / 100)))
+            for k in range(max(2, round(self.n / 100)))
         ]
 
     def distance_table(self) -> list[dict[str, Any]]:

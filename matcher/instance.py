@@ -94,10 +94,10 @@ def reference_problems(instance: Instance) -> Iterator[Problem]:
     vocabulary = set(instance.meta.needs)
 
     for name, ids in (
-        ("children", [c.id for c in instance.children]),
-        ("placements", [p.id for p in instance.placements]),
-        ("outreach_teams", [t.id for t in instance.outreach_teams]),
-        ("sibling_groups", [g.id for g in instance.sibling_groups]),
+        ("child", [c.id for c in instance.children]),
+        ("placement", [p.id for p in instance.placements]),
+        ("outreach team", [t.id for t in instance.outreach_teams]),
+        ("sibling_group", [g.id for g in instance.sibling_groups]),
         ("meta", list(instance.meta.needs)),
     ):
         for duplicate in _duplicates(ids):

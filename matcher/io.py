@@ -31,6 +31,10 @@ MAX_JSON_DEPTH = 32
 
 TABLES = ("children", "placements", "outreach_teams", "conflicts", "sibling_groups", "residents")
 LIST_SEPARATOR = ";"
+SINGULAR = {
+    "children": "child", "placements": "placement", "outreach_teams": "outreach team",
+    "conflicts": "conflict", "sibling_groups": "sibling_group", "distances": "distance",
+}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,7 +52,7 @@ def _record_label(raw: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
         if isinstance(rows, list) and index < len(rows) and isinstance(rows[index], dict):
             record_id = rows[index].get("id")
             if isinstance(record_id, str):
-                record = f"{section[:-1] if section.endswith('s') else section} {record_id}"
+                record = f"{SINGULAR.get(section, section)} {record_id}"
         return record, ".".join(str(part) for part in loc[2:])
     return str(loc[0]), ".".join(str(part) for part in loc[1:])
 
@@ -119,18 +123,15 @@ def _depth(value: Any, limit: int) -> int:
 
 
 def _parse_json(text: str, file: str) -> Any:
-    def refuse_constant(name: str) -> float:
-        raise ValueError(f"{name} is not a number JSON allows")
-
+    """Parse JSON text. NaN and Infinity literals parse here and are refused by the records,
+    so the message can name the record and field that holds them."""
     try:
-        raw = json.loads(text, parse_constant=refuse_constant)
+        raw = json.loads(text)
     except RecursionError:
         raise InvalidInstanceError([Problem(file, "", "", "JSON is nested too deeply")]) from None
-    except (json.JSONDecodeError, ValueError) as error:
-        line = f" (line {error.lineno}, column {error.colno})" if isinstance(
-            error, json.JSONDecodeError
-        ) else ""
-        raise InvalidInstanceError([Problem(file, "", "", f"invalid JSON{line}: {error}")]) from None
+    except json.JSONDecodeError as error:
+        where = f" (line {error.lineno}, column {error.colno})"
+        raise InvalidInstanceError([Problem(file, "", "", f"invalid JSON{where}: {error.msg}")]) from None
     if _depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise InvalidInstanceError(
             [Problem(file, "", "", f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")]
@@ -340,11 +341,11 @@ def read_instance(path: str | os.PathLike[str]) -> Instance:
 
 def _in_bundle_file(problem: Problem, files: dict[str, str], folder: Path) -> Problem:
     """Point a bundle problem at the CSV file its record came from."""
-    section = problem.record.split("[")[0].split(" ")[0]
-    plural = {"child": "children", "placement": "placements", "outreach": "outreach_teams",
-              "conflict": "conflicts", "distance": "distances", "sibling_group": "sibling_groups",
-              "sibling_groups": "sibling_groups"}
-    section = plural.get(section, section)
+    head = problem.record.split("[")[0]
+    section = next(
+        (plural for plural, single in SINGULAR.items() if head.startswith((single, plural))),
+        head.split(" ")[0],
+    )
     if section.startswith("policy"):
         section = "policy"
     return Problem(files.get(section, str(folder)), problem.record, problem.field, problem.message)

@@ -86,7 +86,8 @@ def _parameters(settings: SolveSettings, wall: float, deterministic: float) -> c
     return solver
 
 
-def _outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
+def read_outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
+    """Each child's outcome and outreach team in the solver's current solution."""
     v = pm.variables
     result = {}
     for child in pm.instance.children:
@@ -155,7 +156,7 @@ def solve(
             report = _report(pm, solver, status, settings, build_time, progress, started)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
-        outcomes = _outcomes(pm, solver)
+        outcomes = read_outcomes(pm, solver)
         plan = make_plan(instance, pm.candidates, outcomes, rank)
         if plans:
             plan = _with_changes(plan, plans[0])

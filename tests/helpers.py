@@ -1,0 +1,51 @@
+"""Small builders for hand-made test instances: only the fields a test cares about."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from matcher.cpsat import FAMILY_NAMES, build_model
+from matcher.instance import Instance
+from matcher.plans import Plan, make_plan
+from matcher.solve import read_outcomes
+
+HERE = {"lat": 52.6, "lon": -1.2}
+
+
+def child(cid: str, age: int = 12, status: str = "new", **fields: Any) -> dict[str, Any]:
+    return {"id": cid, "age": age, "sex": "F", "location": HERE, "status": status, **fields}
+
+
+def place(pid: str, capacity: int = 1, cost: int = 500, **fields: Any) -> dict[str, Any]:
+    record = {
+        "id": pid, "provider": "test", "type": "foster", "sector": "in_house", "location": HERE,
+        "in_area": True, "capacity": capacity, "weekly_cost": cost,
+    }
+    record.update(fields)
+    return record
+
+
+def team(tid: str, capacity: int = 5, **fields: Any) -> dict[str, Any]:
+    record = {"id": tid, "location": HERE, "radius_km": 10, "capacity": capacity, "weekly_cost": 660}
+    record.update(fields)
+    return record
+
+
+def instance(children: list[dict[str, Any]], placements: list[dict[str, Any]], **sections: Any) -> Instance:
+    document = {"meta": {"name": "test", "as_of": "2026-11-26"}, "children": children,
+                "placements": placements, **sections}
+    return Instance.model_validate(document)
+
+
+def best_plan(data: Instance, families: tuple[str, ...] = FAMILY_NAMES) -> Plan | None:
+    """The optimal plan of a tiny instance with the given constraint families (one worker)."""
+    pm = build_model(data, families=families)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 20
+    status = solver.solve(pm.model)
+    if status != cp_model.OPTIMAL:
+        return None
+    return make_plan(data, pm.candidates, read_outcomes(pm, solver), rank=1)
