@@ -34,8 +34,8 @@ from matcher.solve import SolveSettings, solve
 from matcher.verify import check_result
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def reports_errors(command: F) -> F:

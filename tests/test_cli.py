@@ -1,0 +1,95 @@
+"""The command line as a user runs it (click's runner): outputs, files written, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from matcher.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "instances" / "tiny.json")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_solve_prints_a_summary_and_writes_a_checkable_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    code, stdout, _ = run("solve", TINY, "--out", str(plan), "--csv-out", str(tmp_path / "csv"),
+                          "--mode", "fast", "--time-limit", "10")
+    assert code == 0
+    assert "OPTIMAL" in stdout and "plan 1: objective £6,700.00" in stdout
+    document = json.loads(plan.read_text())
+    assert document["solver"]["status"] == "OPTIMAL" and document["plans"][0]["objective"] == 6700
+    assert len(document["instance_sha256"]) == 64
+    assert (tmp_path / "csv" / "assignments.csv").read_text().startswith("rank,child,")
+    code, stdout, _ = run("check", TINY, str(plan))
+    assert code == 0 and "pass every check" in stdout
+
+
+def test_check_reports_a_tampered_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    run("solve", TINY, "--out", str(plan), "--mode", "fast", "--plans", "1", "--quiet")
+    document = json.loads(plan.read_text())
+    for row in document["plans"][0]["assignments"]:
+        row["placement"] = "FC1"
+    plan.write_text(json.dumps(document))
+    code, stdout, _ = run("check", TINY, str(plan))
+    assert code == 3 and "capacity: plan 1: placement FC1: 4 occupants, 1 beds" in stdout
+
+
+def test_bad_input_exits_2_naming_the_record_and_writes_nothing(tmp_path: Path) -> None:
+    broken = json.loads(Path(TINY).read_text())
+    broken["children"][0]["age"] = -3
+    source = tmp_path / "broken.json"
+    source.write_text(json.dumps(broken))
+    out = tmp_path / "plan.json"
+    code, _, stderr = run("solve", str(source), "--out", str(out))
+    assert code == 2
+    assert "broken.json: child A: field age" in stderr.replace("\n", " ")
+    assert "Traceback" not in stderr and not out.exists()
+    code, _, stderr = run("validate", str(source))
+    assert code == 2 and "child A" in stderr
+
+
+def test_unreadable_plan_file_exits_2(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{nope")
+    code, _, stderr = run("check", TINY, str(plan))
+    assert code == 2 and "plan.json" in stderr
+
+
+def test_generate_convert_validate_schema(tmp_path: Path) -> None:
+    generated = tmp_path / "g.json"
+    code, stdout, _ = run("generate", "--shape", "tight", "--children", "25", "--seed", "4",
+                          "--out", str(generated))
+    assert code == 0 and "25 children" in stdout
+    code, _, _ = run("convert", str(generated), str(tmp_path / "bundle"))
+    assert code == 0 and (tmp_path / "bundle" / "children.csv").exists()
+    code, _, _ = run("convert", str(tmp_path / "bundle"), str(tmp_path / "back.json"))
+    assert code == 0 and (tmp_path / "back.json").read_bytes() == generated.read_bytes()
+    code, stdout, _ = run("validate", str(tmp_path / "bundle"))
+    assert code == 0 and "valid (25 children" in stdout
+    code, stdout, _ = run("schema")
+    assert code == 0 and "children" in json.loads(stdout)["properties"]
+
+
+def test_generation_is_reproducible(tmp_path: Path) -> None:
+    for name in ("a.json", "b.json"):
+        run("generate", "--children", "30", "--seed", "9", "--out", str(tmp_path / name))
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_python_cli_py_runs_from_a_checkout() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "validate", TINY], capture_output=True, text=True,
+        check=False,
+    )
+    assert completed.returncode == 0 and "valid" in completed.stdout

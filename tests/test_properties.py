@@ -1,0 +1,120 @@
+"""Property tests: on random small instances every plan passes the independent checker, its
+reported objective equals the recomputed one, and the optimum agrees with brute force."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from helpers import best_plan
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matcher.instance import Instance
+from matcher.solve import SolveSettings, solve
+from matcher.verify import PlanChecker, check_result
+
+NEEDS = ["aggression", "harmful_sexual_behaviour", "disability", "exploitation_risk"]
+
+
+@st.composite
+def small_instances(draw: Any, max_children: int = 5, max_places: int = 3, teams: bool = True) -> Instance:
+    n_places = draw(st.integers(1, max_places))
+    places = []
+    for j in range(n_places):
+        places.append({
+            "id": f"P{j}", "provider": "x",
+            "type": draw(st.sampled_from(["foster", "residential", "supported", "assessment"])),
+            "sector": "external", "in_area": draw(st.booleans()),
+            "location": {"lat": 52.6 + draw(st.floats(-0.3, 0.3)), "lon": -1.2 + draw(st.floats(-0.3, 0.3))},
+            "capacity": draw(st.integers(0, 3)), "weekly_cost": draw(st.integers(0, 5000)),
+            "meets": {n: draw(st.integers(0, 3)) for n in NEEDS},
+            "cost_uplift": {"disability": draw(st.integers(0, 200))},
+            "block_beds": draw(st.integers(0, 1)), "block_weekly_cost": draw(st.integers(0, 500)),
+            "residents": draw(st.lists(st.fixed_dictionaries({
+                "age": st.integers(5, 17), "sex": st.sampled_from(["F", "M"]),
+                "needs": st.dictionaries(st.sampled_from(NEEDS), st.integers(0, 3), max_size=2)}),
+                max_size=1)),
+        })
+    for p in places:
+        p["capacity"] = max(p["capacity"], len(p["residents"]))
+    n_children = draw(st.integers(1, max_children))
+    children = []
+    for i in range(n_children):
+        status = draw(st.sampled_from(["new", "settled", "at_risk", "ending"]))
+        children.append({
+            "id": f"C{i}", "age": draw(st.integers(0, 19)), "sex": draw(st.sampled_from(["F", "M", "X"])),
+            "location": {"lat": 52.6 + draw(st.floats(-0.3, 0.3)), "lon": -1.2 + draw(st.floats(-0.3, 0.3))},
+            "needs": draw(st.dictionaries(st.sampled_from(NEEDS), st.integers(0, 3), max_size=2)),
+            "status": status,
+            "current_placement": None if status == "new" else draw(st.sampled_from([p["id"] for p in places])),
+            "requires_sole": draw(st.booleans()), "return_home": teams and draw(st.booleans()),
+            "requires_outreach": teams and draw(st.integers(0, 5)) == 0,
+            "priority": draw(st.integers(1, 3)),
+            "max_distance_km": draw(st.none() | st.floats(5, 60)),
+            "sibling_group": draw(st.none() | st.sampled_from(["G0"])),
+        })
+    outreach = [{"id": "T0", "location": {"lat": 52.6, "lon": -1.2}, "radius_km": draw(st.floats(0, 40)),
+                 "capacity": draw(st.integers(0, 2)), "weekly_cost": 660, "uplift": 1}] if teams else []
+    conflicts = [{"a": "C0", "b": f"C{n_children - 1}"}] if n_children > 1 and draw(st.booleans()) else []
+    document = {
+        "meta": {"name": "random", "as_of": "2026-11-26", "needs": NEEDS},
+        "policy": {
+            "max_moves": draw(st.none() | st.integers(0, 2)),
+            "weekly_budget": draw(st.none() | st.integers(0, 8000)),
+            "rules": {
+                "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}],
+                "incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 2}],
+            },
+        },
+        "children": children, "placements": places, "outreach_teams": outreach,
+        "conflicts": conflicts,
+        "sibling_groups": [{"id": "G0", "together": draw(st.sampled_from(["required", "preferred"]))}],
+    }
+    return Instance.model_validate(document)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_every_plan_passes_the_checker(data: Instance) -> None:
+    result = solve(data, SolveSettings(time_limit=10, workers=1, plans=2, reproducible=False))
+    assert result.solver.status in ("OPTIMAL", "INFEASIBLE")
+    document = result.to_dict()
+    assert check_result(data, document) == []
+    for plan in document["plans"]:
+        checker = PlanChecker(data, plan)
+        assert checker.run() == []
+        recomputed = sum(checker.expected_terms().values())
+        assert abs(recomputed - plan["objective"]) <= max(1, len(data.children))
+    if result.solver.status == "OPTIMAL":
+        assert result.solver.objective == result.solver.best_bound
+        assert abs(result.solver.objective - result.plans[0].objective) <= len(data.children)
+
+
+def _brute_force_optimum(data: Instance) -> float | None:
+    """Try every outcome for every child (no outreach teams); the best plan the checker accepts."""
+    choices = [None, *(p.id for p in data.placements)]
+    best = None
+    for combo in itertools.product(choices, repeat=len(data.children)):
+        rows = [{"child": c.id, "placement": where, "outreach": None} for c, where in zip(data.children, combo, strict=True)]
+        checker = PlanChecker(data, {"assignments": rows})
+        checker.read_rows()
+        occupants = checker.check_each_child()
+        checker.check_placements(occupants)
+        checker.check_conflicts_and_siblings()
+        checker.check_limits()
+        if checker.violations:
+            continue
+        value = sum(checker.expected_terms().values())
+        best = value if best is None or value < best else best
+    return best
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances(max_children=4, max_places=3, teams=False))
+def test_solver_optimum_agrees_with_brute_force(data: Instance) -> None:
+    expected = _brute_force_optimum(data)
+    plan = best_plan(data)
+    assert (plan is None) == (expected is None), "one side found a plan, the other none"
+    if plan is not None and expected is not None:
+        assert abs(plan.objective - expected) <= max(1, len(data.children))
