@@ -74,8 +74,10 @@ def main() -> None:
               help="Seconds for the whole search, all plans included.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
-@click.option("--mode", type=click.Choice(["reproducible", "fast"]), default="reproducible",
-              show_default=True, help="reproducible: same seed and workers, same plans.")
+@click.option("--mode", type=click.Choice(["auto", "reproducible", "fast"]), default="auto",
+              show_default=True,
+              help="reproducible: same seed and workers, same plans; auto: reproducible for "
+                   "models up to 50,000 pairs, fast above.")
 @click.option("--all-rows", is_flag=True, help="List every child, not only those who change.")
 @click.option("--quiet", is_flag=True, help="No progress or tables; just the one-line summary.")
 @reports_errors
@@ -87,7 +89,8 @@ def solve_command(
     data = read_instance(instance)
     settings = SolveSettings(
         time_limit=time_limit, workers=workers, seed=seed, plans=plans,
-        min_difference=min_difference, reproducible=mode == "reproducible",
+        min_difference=min_difference,
+        reproducible={"auto": None, "reproducible": True, "fast": False}[mode],
     )
     status = err.status("building the model and searching")
     if not quiet:

@@ -37,7 +37,7 @@ def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: Flo
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     """A placement child ``child`` may take: its distance, whether it is a stay, and outreach.
 

@@ -3,21 +3,23 @@
 Plan 1 is the optimum (or the best found in time). Plan k > 1 is the best plan the search finds
 that differs from every earlier plan in at least ``min_difference`` children's outcomes.
 
-Two search modes:
+Two search modes, and ``auto`` (the default) to pick one by model size:
 
-- ``reproducible`` (the default): CP-SAT's interleaved search with a deterministic time limit, so
+- ``reproducible``: CP-SAT's interleaved search with a deterministic time limit, so
   the same instance, seed and worker count give the same plans, whatever else the machine is doing.
   The wall-clock limit is still set as a safety net; if it, rather than the deterministic limit,
   stops a search, the report's ``mode`` says ``reproducible (wall-clock limit hit)``.
 - ``fast``: CP-SAT's default parallel portfolio under a wall-clock limit; usually faster to prove
   optimality, but two runs that time out may return different plans.
+- ``auto``: reproducible up to ``PRESOLVE_MAX_VARIABLES`` assignment variables, fast above (on the
+  1,200-child county instance interleaved search finds no plan within 60 s; see the README).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -30,6 +32,12 @@ from matcher.units import to_pounds
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+PRESOLVE_MAX_VARIABLES = 50_000
+"""Above this many assignment variables CP-SAT's presolve is skipped. Measured on the 1,200-child
+county instance (300k variables, 2 workers): with presolve, no plan within 60 s (presolve alone took
+55 s); without, a first plan about 6 s after the build. See benchmarks/README.md."""
+
+
 @dataclass(frozen=True)
 class SolveSettings:
     """Search settings; ``time_limit`` is in seconds for the whole call, all plans included."""
@@ -39,7 +47,15 @@ class SolveSettings:
     seed: int = 0
     plans: int = 3
     min_difference: int = 1
-    reproducible: bool = True
+    reproducible: bool | None = None
+    """True: interleaved deterministic search; False: the parallel portfolio; None (auto):
+    reproducible for models up to ``PRESOLVE_MAX_VARIABLES`` assignment variables, else fast."""
+
+    def resolved(self, variables: int) -> SolveSettings:
+        """These settings with ``reproducible`` decided for a model of ``variables`` pairs."""
+        if self.reproducible is not None:
+            return self
+        return replace(self, reproducible=variables <= PRESOLVE_MAX_VARIABLES)
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
@@ -74,16 +90,36 @@ class _Progress(cp_model.CpSolverSolutionCallback):
             )
 
 
-def _parameters(settings: SolveSettings, wall: float, deterministic: float) -> cp_model.CpSolver:
+def _parameters(
+    settings: SolveSettings, wall: float, deterministic: float, variables: int
+) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = settings.workers
     params.random_seed = settings.seed
     params.max_time_in_seconds = max(wall, 0.01)
+    params.cp_model_presolve = variables <= PRESOLVE_MAX_VARIABLES
     if settings.reproducible:
         params.interleave_search = True
         params.max_deterministic_time = max(deterministic, 0.01)
     return solver
+
+
+def solve_model(
+    pm: PlacementModel,
+    settings: SolveSettings,
+    wall_limit: float,
+    deterministic_limit: float | None = None,
+    *,
+    rank: int = 1,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[cp_model.CpSolver, int, float | None]:
+    """One CP-SAT search on a built model: the solver, its status, and when the first plan came."""
+    deterministic = wall_limit if deterministic_limit is None else deterministic_limit
+    solver = _parameters(settings, wall_limit, deterministic, len(pm.variables.assign))
+    progress = _Progress(rank, on_progress)
+    status = solver.solve(pm.model, progress)
+    return solver, status, progress.first_solution_s
 
 
 def read_outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
@@ -131,10 +167,10 @@ def solve(
     on_progress: ProgressCallback | None = None,
 ) -> Result:
     """Build the model for ``instance`` and return up to ``settings.plans`` ranked plans."""
-    settings = settings or SolveSettings()
     started = time.perf_counter()
     pm = build_model(instance)
     build_time = time.perf_counter() - started
+    settings = (settings or SolveSettings()).resolved(len(pm.variables.assign))
     plans: list[Plan] = []
     report: SolverReport | None = None
     deterministic_used = 0.0
@@ -144,16 +180,15 @@ def solve(
         wall_left = settings.time_limit - (time.perf_counter() - started)
         if rank > 1 and wall_left <= 0.05:
             break
-        solver = _parameters(
-            settings, wall_left * share, (settings.time_limit - deterministic_used) * share
+        solver, status, first_solution_s = solve_model(
+            pm, settings, wall_left * share, (settings.time_limit - deterministic_used) * share,
+            rank=rank, on_progress=on_progress,
         )
-        progress = _Progress(rank, on_progress)
-        status = solver.solve(pm.model, progress)
         deterministic_used += solver.deterministic_time
         if settings.reproducible and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
             wall_limit_hit |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
         if rank == 1:
-            report = _report(pm, solver, status, settings, build_time, progress, started)
+            report = _report(pm, solver, status, settings, build_time, first_solution_s, started)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
         outcomes = read_outcomes(pm, solver)
@@ -180,7 +215,7 @@ def _report(
     status: int,
     settings: SolveSettings,
     build_time: float,
-    progress: _Progress,
+    first_solution_s: float | None,
     started: float,
 ) -> SolverReport:
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
@@ -200,8 +235,6 @@ def _report(
         mode="reproducible" if settings.reproducible else "fast",
         time_limit_s=settings.time_limit,
         build_time_s=round(build_time, 3),
-        first_solution_s=None
-        if progress.first_solution_s is None
-        else round(progress.first_solution_s, 3),
+        first_solution_s=None if first_solution_s is None else round(first_solution_s, 3),
         assignment_variables=len(pm.variables.assign),
     )

@@ -66,3 +66,14 @@ def test_same_seed_and_workers_give_the_same_plans() -> None:
     settings = SolveSettings(time_limit=20, workers=2, seed=3, plans=2, reproducible=True)
     first, second = solve(data, settings), solve(data, settings)
     assert [p.to_dict() for p in first.plans] == [p.to_dict() for p in second.plans]
+
+
+def test_auto_mode_is_reproducible_for_small_models_and_fast_for_large() -> None:
+    from matcher.solve import PRESOLVE_MAX_VARIABLES
+
+    auto = SolveSettings()
+    assert auto.resolved(PRESOLVE_MAX_VARIABLES).reproducible is True
+    assert auto.resolved(PRESOLVE_MAX_VARIABLES + 1).reproducible is False
+    assert SolveSettings(reproducible=True).resolved(10**6).reproducible is True
+    result = solve(read_instance(ROOT / "instances" / "tiny.json"), SolveSettings(plans=1))
+    assert result.solver.mode == "reproducible"

@@ -64,7 +64,8 @@ def small_instances(draw: Any, max_children: int = 5, max_places: int = 3, teams
             "weekly_budget": draw(st.none() | st.integers(0, 8000)),
             "rules": {
                 "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}],
-                "incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 2}],
+                "incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 2},
+                                       {"a": "exploitation_risk", "b": "exploitation_risk", "min_level": 3}],
             },
         },
         "children": children, "placements": places, "outreach_teams": outreach,

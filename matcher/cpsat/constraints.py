@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from ortools.sat.python import cp_model
 
@@ -27,40 +28,33 @@ class Context:
     candidates: Candidates
     v: Variables
 
+    @cached_property
+    def _occupants(self) -> dict[str, list[tuple[Child, cp_model.IntVar]]]:
+        child_by_id = self.instance.child_by_id
+        return {
+            placement: [(child_by_id[c], var) for c, var in pairs]
+            for placement, pairs in self.v.at_placement.items()
+        }
+
     def occupants(self, placement: str) -> list[tuple[Child, cp_model.IntVar]]:
         """Our children who may be placed at ``placement``, with their assignment variables."""
-        child_by_id = self.instance.child_by_id
-        return [(child_by_id[c], var) for c, var in self.v.at_placement.get(placement, [])]
+        return self._occupants.get(placement, [])
 
 
 def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
     return cp_model.LinearExpr.sum(variables)
 
 
-def _count(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_model.IntVar:
-    """An integer variable equal to the number of ``variables`` that are 1 (one constraint)."""
-    count = ctx.model.new_int_var(0, len(variables), name)
-    ctx.model.add(count == _total(variables))
-    return count
+def _presence(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_model.IntVar:
+    """A literal that every one of ``variables`` implies: "one of them is here".
 
-
-def _alone_among(
-    ctx: Context, name: str, group: list[tuple[Child, cp_model.IntVar]],
-    watchers: list[tuple[Child, cp_model.IntVar]],
-) -> None:
-    """Each watcher, when placed, shares with no member of ``group`` but itself.
-
-    One count of the group and one short enforced constraint per watcher, instead of one
-    constraint per pair: O(group + watchers) terms.
+    Watchers then imply its negation. That states "no watcher shares with any member" in
+    O(members + watchers) binary clauses, instead of one clause per pair.
     """
-    if not group or not watchers:
-        return
-    members = {id(child) for child, _ in group}
-    if len(group) == 1 and all(id(c) in members for c, _ in watchers):
-        return
-    count = _count(ctx, name, [var for _, var in group])
-    for child, var in watchers:
-        ctx.model.add(count <= int(id(child) in members)).only_enforce_if(var)
+    present = ctx.model.new_bool_var(name)
+    for var in variables:
+        ctx.model.add_implication(var, present)
+    return present
 
 
 def capacity(ctx: Context) -> None:
@@ -128,12 +122,20 @@ def sole_occupancy(ctx: Context) -> None:
     """A child who requires sole occupancy shares with nobody, residents included."""
     for placement in ctx.instance.placements:
         occupants = ctx.occupants(placement.id)
-        sole = [(c, var) for c, var in occupants if c.requires_sole]
+        sole = [var for c, var in occupants if c.requires_sole]
+        if not sole:
+            continue
         if placement.residents:
-            for _, var in sole:
+            for var in sole:
                 ctx.model.add(var == 0)
-        else:
-            _alone_among(ctx, f"occupants[placement={placement.id}]", occupants, sole)
+            continue
+        others = [var for c, var in occupants if not c.requires_sole]
+        if len(sole) > 1:
+            ctx.model.add_at_most_one(sole)
+        if others:
+            anyone = _presence(ctx, f"others_present[placement={placement.id}]", others)
+            for var in sole:
+                ctx.model.add_implication(var, ~anyone)
 
 
 def conflicts(ctx: Context) -> None:
@@ -165,7 +167,12 @@ def sibling_groups(ctx: Context) -> None:
 
 
 def hsb_no_younger(ctx: Context) -> None:
-    """A child with harmful sexual behaviour never shares with a younger one (both ways, 4.6)."""
+    """A child with harmful sexual behaviour never shares with a younger one (both ways, 4.6).
+
+    Per placement, a chain of literals younger[t] = "someone younger than t is here" for each age t
+    of a child with the behaviour: each occupant implies the first link above its age, each link
+    implies the next, and a child with the behaviour aged t implies not younger[t].
+    """
     if not ctx.instance.policy.rules.hsb_no_younger:
         return
     need = "harmful_sexual_behaviour"
@@ -175,7 +182,7 @@ def hsb_no_younger(ctx: Context) -> None:
             (r.age for r in placement.residents if r.needs.get(need, 0) >= 1), default=-1
         )
         youngest_resident = min((r.age for r in placement.residents), default=99)
-        watchers: dict[int, list[tuple[Child, cp_model.IntVar]]] = {}
+        watchers: list[tuple[Child, cp_model.IntVar]] = []
         for child, var in occupants:
             if child.age < oldest_hsb_resident:
                 ctx.model.add(var == 0)
@@ -183,10 +190,22 @@ def hsb_no_younger(ctx: Context) -> None:
                 if youngest_resident < child.age:
                     ctx.model.add(var == 0)
                 else:
-                    watchers.setdefault(child.age, []).append((child, var))
-        for age, hsb in watchers.items():
-            younger = [(c, var) for c, var in occupants if c.age < age]
-            _alone_among(ctx, f"younger_than_{age}[placement={placement.id}]", younger, hsb)
+                    watchers.append((child, var))
+        ages = sorted({child.age for child, _ in watchers})
+        if not ages or not any(c.age < ages[-1] for c, _ in occupants):
+            continue
+        younger = {
+            age: ctx.model.new_bool_var(f"younger_than_{age}[placement={placement.id}]")
+            for age in ages
+        }
+        for lower, upper in zip(ages, ages[1:], strict=False):
+            ctx.model.add_implication(younger[lower], younger[upper])
+        for child, var in occupants:
+            first_above = next((age for age in ages if age > child.age), None)
+            if first_above is not None:
+                ctx.model.add_implication(var, younger[first_above])
+        for child, var in watchers:
+            ctx.model.add_implication(var, ~younger[child.age])
 
 
 def max_per_placement(ctx: Context) -> None:
@@ -204,7 +223,12 @@ def max_per_placement(ctx: Context) -> None:
 
 
 def incompatible_needs(ctx: Context) -> None:
-    """No occupant with need ``a`` shares with a different occupant with need ``b`` (4.6)."""
+    """No occupant with need ``a`` shares with a different occupant with need ``b`` (4.6).
+
+    Occupants fall in three groups: only ``a``, only ``b``, both. Only-a and only-b never meet
+    (two presence literals); a child with both shares with no one of any group, and at most one
+    child with both is placed. With ``a == b`` every such child is in "both": at most one.
+    """
     for index, rule in enumerate(ctx.instance.policy.rules.incompatible_needs):
         for placement in ctx.instance.placements:
             occupants = ctx.occupants(placement.id)
@@ -214,17 +238,30 @@ def incompatible_needs(ctx: Context) -> None:
 
             resident_a = any(has(r.needs, rule.a) for r in placement.residents)
             resident_b = any(has(r.needs, rule.b) for r in placement.residents)
-            with_a, with_b = [], []
+            only_a, only_b, both = [], [], []
             for child, var in occupants:
                 child_a, child_b = has(child.needs, rule.a), has(child.needs, rule.b)
                 if (child_a and resident_b) or (child_b and resident_a):
                     ctx.model.add(var == 0)
-                    continue
-                if child_a:
-                    with_a.append((child, var))
-                if child_b:
-                    with_b.append((child, var))
-            _alone_among(ctx, f"incompatible_{index}[placement={placement.id}]", with_b, with_a)
+                elif child_a and child_b:
+                    both.append(var)
+                elif child_a:
+                    only_a.append(var)
+                elif child_b:
+                    only_b.append(var)
+            name = f"incompatible_{index}[placement={placement.id}]"
+            present = {
+                side: _presence(ctx, f"{name}.{side}_present", group)
+                for side, group in (("a", only_a), ("b", only_b))
+                if group and (both or (only_a and only_b))
+            }
+            if len(present) == 2:
+                ctx.model.add_at_most_one(present.values())
+            if len(both) > 1:
+                ctx.model.add_at_most_one(both)
+            for var in both:
+                for literal in present.values():
+                    ctx.model.add_implication(var, ~literal)
 
 
 def weekly_budget(ctx: Context) -> None:

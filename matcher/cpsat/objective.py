@@ -47,8 +47,8 @@ def objective(instance: Instance, v: Variables) -> cp_model.LinearExprT:
             move = to_pence(getattr(weights, f"move_{child.status}"))
             constant += move
         for option, var in v.options[child.id]:
-            placement = placements[option.placement]
-            uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
+            uplifts = placements[option.placement].cost_uplift
+            uplift = sum(uplifts.get(n, 0) * lv for n, lv in child.needs.items()) if uplifts else 0
             variables.append(var)
             coefficients.append(
                 fixed[option.placement] + to_pence(uplift)
