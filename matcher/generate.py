@@ -78,6 +78,42 @@ NEED_RATE = {  # share of children aged 10+ with each need (generator parameters
 }
 
 
+RULES: dict[str, Any] = {
+    "hsb_no_younger": True,
+    "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 2},
+                          {"need": "aggression", "min_level": 3, "max": 1}],
+    "incompatible_needs": [{"a": "harmful_sexual_behaviour", "b": "young_parent", "min_level": 1},
+                           {"a": "aggression", "b": "disability", "min_level": 3}],
+}
+HSB = "harmful_sexual_behaviour"
+
+
+def _may_join(person: dict[str, Any], occupants: list[dict[str, Any]]) -> bool:
+    """Whether ``person`` may live with ``occupants`` under RULES and sole occupancy.
+
+    Used only to seat today's children where their stay is allowed, so that a generated instance
+    never forces more moves than its ``max_moves`` allows.
+    """
+    if occupants and (person.get("requires_sole") or any(o.get("requires_sole") for o in occupants)):
+        return False
+    level = lambda who, need: who.get("needs", {}).get(need, 0)  # noqa: E731
+    for other in occupants:
+        for older, younger in ((person, other), (other, person)):
+            if level(older, HSB) >= 1 and younger["age"] < older["age"]:
+                return False
+        for rule in RULES["incompatible_needs"]:
+            a, b, low = rule["a"], rule["b"], rule["min_level"]
+            if (level(person, a) >= low and level(other, b) >= low) or (
+                level(person, b) >= low and level(other, a) >= low
+            ):
+                return False
+    for rule in RULES["max_per_placement"]:
+        if level(person, rule["need"]) >= rule["min_level"]:
+            if sum(level(o, rule["need"]) >= rule["min_level"] for o in occupants) + 1 > rule["max"]:
+                return False
+    return True
+
+
 class _Builder:
     """Holds the random generator and the lists being filled for one instance."""
 
@@ -88,6 +124,7 @@ class _Builder:
         self.placements: list[dict[str, Any]] = []
         self.children: list[dict[str, Any]] = []
         self.free: dict[str, int] = {}
+        self.occupants: dict[str, list[dict[str, Any]]] = {}
 
     def point(self, centre: tuple[float, float], sd_km: float) -> tuple[float, float]:
         lat = centre[0] + self.rng.normal(0, sd_km) / KM_PER_DEG_LAT
@@ -125,6 +162,7 @@ class _Builder:
         record = {"id": pid, "type": kind, "location": {"lat": where[0], "lon": where[1]}, **fields}
         self.placements.append(record)
         self.free[pid] = record["capacity"] - len(record.get("residents", []))
+        self.occupants[pid] = list(record.get("residents", []))
 
     def resident(self, age_low: int, age_high: int) -> dict[str, Any]:
         age = int(self.rng.integers(age_low, age_high + 1))
@@ -207,6 +245,8 @@ class _Builder:
                 "location": dict(zip(("lat", "lon"), self.town_point(5), strict=True)),
                 "needs": self.levels(age, 1.0), "status": status,
             }
+            if sum(child["needs"].values()) >= 6 and self.rng.random() < 0.3:
+                child["requires_sole"] = True
             if status != "new" and not self.seat(child):
                 child["status"] = "new"
             self.add_options(child)
@@ -218,14 +258,18 @@ class _Builder:
         heavy = sum(child["needs"].values()) >= 5
         fits = [
             p for p in self.placements
-            if self.free[p["id"]] > 0 and p["type"] in kinds
+            if self.free[p["id"]] > 0 and p["type"] in kinds and _may_join(child, self.occupants[p["id"]])
             and p["age_min"] <= child["age"] <= p["age_max"] and child["sex"] in p.get("sexes", "FMX")
             and (p["type"] == "residential") == (heavy and child["age"] >= 10 and child["age"] < 18)
-        ] or [p for p in self.placements if self.free[p["id"]] > 0 and p["type"] in kinds]
+        ] or [
+            p for p in self.placements
+            if self.free[p["id"]] > 0 and p["type"] in kinds and _may_join(child, self.occupants[p["id"]])
+        ]
         if not fits:
             return False
         chosen = fits[int(self.rng.integers(len(fits)))]
         self.free[chosen["id"]] -= 1
+        self.occupants[chosen["id"]].append(child)
         child["current_placement"] = chosen["id"]
         return True
 
@@ -233,12 +277,12 @@ class _Builder:
         roll = self.rng.random()
         if roll < 0.08:
             child["max_distance_km"] = float(self.rng.choice([20, 30, 40]))  # school stability
-        if sum(child["needs"].values()) >= 6 and self.rng.random() < 0.3:
-            child["requires_sole"] = True
         if child["status"] in ("new", "at_risk") and child["age"] >= 10 and self.rng.random() < 0.12:
             child["return_home"] = True
         if child["status"] == "new":
             child["priority"] = int(self.rng.choice([1, 1, 2, 3]))
+            if self.rng.random() < 0.05:
+                child["requires_outreach"] = True  # e.g. a care plan that keeps the ART involved
         if child["age"] >= 16 and self.rng.random() < 0.3:
             child["allowed_types"] = ["supported", "foster"]
 
@@ -258,9 +302,10 @@ class _Builder:
                 member.pop("return_home", None)
         conflicts = []
         for _ in range(int(self.shape.conflict_rate * self.n)):
-            a, b = self.rng.choice(len(self.children), size=2, replace=False)
-            conflicts.append({"a": self.children[a]["id"], "b": self.children[b]["id"],
-                              "reason": "known risk between the two"})
+            a, b = (self.children[k] for k in self.rng.choice(len(self.children), size=2, replace=False))
+            if a.get("current_placement") and a.get("current_placement") == b.get("current_placement"):
+                continue  # two children living together today are not a conflict pair
+            conflicts.append({"a": a["id"], "b": b["id"], "reason": "known risk between the two"})
         return groups, conflicts
 
     def teams(self) -> list[dict[str, Any]]:
@@ -304,16 +349,7 @@ def generate(shape: str, children: int, seed: int) -> Instance:
     for p in builder.placements:
         p["in_area"] = _km(p["location"], {"lat": CENTRE[0], "lon": CENTRE[1]}) <= 2.2 * SPREAD_KM
     movable = sum(c["status"] in ("settled", "at_risk") for c in builder.children)
-    policy: dict[str, Any] = {
-        "max_distance_km": 80.0,
-        "rules": {
-            "hsb_no_younger": True,
-            "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 2},
-                                  {"need": "aggression", "min_level": 3, "max": 1}],
-            "incompatible_needs": [{"a": "harmful_sexual_behaviour", "b": "young_parent", "min_level": 1},
-                                   {"a": "aggression", "b": "disability", "min_level": 3}],
-        },
-    }
+    policy: dict[str, Any] = {"max_distance_km": 80.0, "rules": RULES}
     if spec.max_moves_per_100 is not None:
         policy["max_moves"] = max(1, round(movable * spec.max_moves_per_100 / 100))
     if spec.budget_factor is not None:

@@ -51,7 +51,7 @@ def test_every_contract_field_appears_in_some_generated_shape() -> None:
         seen["policy"] |= data.policy.model_dump(exclude_none=True).keys()
         if data.distances:
             seen["policy"].add("distances")
-    assert {"requires_sole", "return_home", "max_distance_km", "priority", "sibling_group",
+    assert {"requires_sole", "return_home", "requires_outreach", "max_distance_km", "priority", "sibling_group",
             "allowed_types", "current_placement"} <= seen["child"]
     assert {"residents", "block_beds", "block_weekly_cost", "cost_uplift", "sexes", "meets"} <= seen["placement"]
     assert {"needs"} <= seen["team"]
