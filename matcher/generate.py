@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from matcher.domain import DEFAULT_NEEDS
+from matcher.compatibility import may_join
+from matcher.domain import DEFAULT_NEEDS, Rules
 from matcher.exceptions import MatcherError
 from matcher.instance import Instance
 
@@ -85,33 +86,22 @@ RULES: dict[str, Any] = {
     "incompatible_needs": [{"a": "harmful_sexual_behaviour", "b": "young_parent", "min_level": 1},
                            {"a": "aggression", "b": "disability", "min_level": 3}],
 }
-HSB = "harmful_sexual_behaviour"
+GENERATOR_RULES = Rules.model_validate(RULES)
+
+
+class _Person:
+    """A generated child or resident seen by ``may_join`` (dictionaries have no attributes)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.age = record["age"]
+        self.needs = record.get("needs", {})
+        self.requires_sole = record.get("requires_sole", False)
 
 
 def _may_join(person: dict[str, Any], occupants: list[dict[str, Any]]) -> bool:
-    """Whether ``person`` may live with ``occupants`` under RULES and sole occupancy.
-
-    Used only to seat today's children where their stay is allowed, so that a generated instance
-    never forces more moves than its ``max_moves`` allows.
-    """
-    if occupants and (person.get("requires_sole") or any(o.get("requires_sole") for o in occupants)):
-        return False
-    level = lambda who, need: who.get("needs", {}).get(need, 0)  # noqa: E731
-    for other in occupants:
-        for older, younger in ((person, other), (other, person)):
-            if level(older, HSB) >= 1 and younger["age"] < older["age"]:
-                return False
-        for rule in RULES["incompatible_needs"]:
-            a, b, low = rule["a"], rule["b"], rule["min_level"]
-            if (level(person, a) >= low and level(other, b) >= low) or (
-                level(person, b) >= low and level(other, a) >= low
-            ):
-                return False
-    for rule in RULES["max_per_placement"]:
-        if level(person, rule["need"]) >= rule["min_level"]:
-            if sum(level(o, rule["need"]) >= rule["min_level"] for o in occupants) + 1 > rule["max"]:
-                return False
-    return True
+    """Seat today's children only where their stay is allowed, so that a generated instance never
+    forces more moves than its ``max_moves`` allows."""
+    return may_join(_Person(person), [_Person(o) for o in occupants], GENERATOR_RULES)
 
 
 class _Builder:

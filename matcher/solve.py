@@ -25,6 +25,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from matcher.cpsat import PlacementModel, build_model
+from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
 from matcher.units import to_pounds
@@ -122,6 +123,26 @@ def solve_model(
     return solver, status, progress.first_solution_s
 
 
+def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
+    """Turn the hinted plan into a full hint: CP-SAT fixes every hinted variable and fills in the
+    rest (block-bed counts, split flags, presence literals), so the search starts from a complete
+    solution. Returns False, leaving the partial hint, if the hint is infeasible or time runs out."""
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = max(time_limit, 0.01)
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    if solver.solve(pm.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    model = pm.model
+    variables = [model.get_int_var_from_proto_index(k) for k in range(len(model.proto.variables))]
+    values = [solver.value(var) for var in variables]
+    model.clear_hints()
+    for var, value in zip(variables, values, strict=True):
+        model.add_hint(var, value)
+    return True
+
+
 def read_outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
     """Each child's outcome and outreach team in the solver's current solution."""
     v = pm.variables
@@ -140,8 +161,9 @@ def read_outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Ou
     return result
 
 
-def _hint(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
-    """Start the next search from the previous plan (it is infeasible now, but close)."""
+def hint_plan(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
+    """Start the search from a plan: the greedy one for plan 1, the previous plan for later plans
+    (infeasible for them, but close)."""
     pm.model.clear_hints()
     v = pm.variables
     for child, outcome in outcomes.items():
@@ -171,6 +193,8 @@ def solve(
     pm = build_model(instance)
     build_time = time.perf_counter() - started
     settings = (settings or SolveSettings()).resolved(len(pm.variables.assign))
+    hint_plan(pm, greedy_plan(instance, pm.candidates))
+    complete_hint(pm, settings.time_limit / 10)
     plans: list[Plan] = []
     report: SolverReport | None = None
     deterministic_used = 0.0
@@ -197,7 +221,7 @@ def solve(
             plan = _with_changes(plan, plans[0])
         plans.append(plan)
         _exclude(pm, outcomes, settings.min_difference)
-        _hint(pm, outcomes)
+        hint_plan(pm, outcomes)
     assert report is not None  # the loop always runs rank 1
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
     report = SolverReport(**{**report.__dict__, "mode": mode,

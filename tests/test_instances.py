@@ -77,3 +77,18 @@ def test_auto_mode_is_reproducible_for_small_models_and_fast_for_large() -> None
     assert SolveSettings(reproducible=True).resolved(10**6).reproducible is True
     result = solve(read_instance(ROOT / "instances" / "tiny.json"), SolveSettings(plans=1))
     assert result.solver.mode == "reproducible"
+
+
+@pytest.mark.parametrize("name", ["small.json", "tight-small.json", "tiny.json"])
+def test_greedy_plan_is_valid_and_no_better_than_the_optimum(name: str) -> None:
+    from matcher.eligibility import candidates
+    from matcher.greedy import greedy_plan
+    from matcher.plans import make_plan
+    from matcher.verify import check_plan
+
+    data = read_instance(ROOT / "instances" / name)
+    cands = candidates(data)
+    greedy = make_plan(data, cands, greedy_plan(data, cands), rank=1)
+    assert check_plan(data, greedy.to_dict()) == []
+    optimum = solve(data, FAST).plans[0]
+    assert optimum.objective <= greedy.objective + len(data.children)

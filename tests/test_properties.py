@@ -10,9 +10,12 @@ from helpers import best_plan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
 from matcher.instance import Instance
+from matcher.plans import make_plan
 from matcher.solve import SolveSettings, solve
-from matcher.verify import PlanChecker, check_result
+from matcher.verify import PlanChecker, check_plan, check_result
 
 NEEDS = ["aggression", "harmful_sexual_behaviour", "disability", "exploitation_risk"]
 
@@ -119,3 +122,12 @@ def test_solver_optimum_agrees_with_brute_force(data: Instance) -> None:
     assert (plan is None) == (expected is None), "one side found a plan, the other none"
     if plan is not None and expected is not None:
         assert abs(plan.objective - expected) <= max(1, len(data.children))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_greedy_plans_break_no_rule_but_possibly_the_move_limit(data: Instance) -> None:
+    """The greedy keeps stays where it can, so it may be forced past max_moves; nothing else."""
+    cands = candidates(data)
+    plan = make_plan(data, cands, greedy_plan(data, cands), rank=1)
+    assert {v.rule for v in check_plan(data, plan.to_dict())} <= {"max_moves"}

@@ -1,0 +1,294 @@
+"""A greedy plan that mimics manual practice, used as the search's starting point and as a baseline.
+
+Today's children stay where their placement still allows it; then the most urgent and most
+constrained children (sibling groups as one unit) each take the cheapest option that still fits:
+a free bed, the rules with whoever lives there, no conflict partner, an outreach slot where one is
+needed, the budget. A child with no such option returns home if allowed, or is left unplaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from matcher.compatibility import Occupant, may_join
+from matcher.domain import Child
+from matcher.eligibility import Candidates, Option, candidates
+from matcher.instance import Instance
+from matcher.plans import HOME, Outcome
+
+
+@dataclass
+class _State:
+    """Beds, occupants, team loads and money committed so far."""
+
+    instance: Instance
+    free: dict[str, int]
+    occupants: dict[str, list[Occupant]]
+    ours: dict[str, set[str]]
+    block_left: dict[str, int]
+    team_load: dict[str, int] = field(default_factory=dict)
+    spent: int = 0
+    paid: dict[str, int] = field(default_factory=dict)
+    partners: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, instance: Instance) -> _State:
+        partners: dict[str, set[str]] = {}
+        for pair in instance.conflicts:
+            partners.setdefault(pair.a, set()).add(pair.b)
+            partners.setdefault(pair.b, set()).add(pair.a)
+        return cls(
+            instance=instance,
+            free={p.id: p.capacity - len(p.residents) for p in instance.placements},
+            occupants={p.id: list(p.residents) for p in instance.placements},
+            ours={p.id: set() for p in instance.placements},
+            block_left={p.id: p.block_beds for p in instance.placements},
+            partners=partners,
+        )
+
+    def save(self) -> tuple[object, ...]:
+        return (
+            dict(self.free), {k: list(v) for k, v in self.occupants.items()},
+            {k: set(v) for k, v in self.ours.items()}, dict(self.block_left),
+            dict(self.team_load), self.spent, dict(self.paid),
+        )
+
+    def restore(self, saved: tuple[object, ...]) -> None:
+        (self.free, self.occupants, self.ours, self.block_left, self.team_load,  # type: ignore[assignment]
+         self.spent, self.paid) = saved
+
+    def place_all(self, unit: Sequence[Child], options: dict[str, Option]) -> list[Outcome] | None:
+        """Place every child of ``unit`` at its option, or none of them."""
+        saved = self.save()
+        placed = [self.try_place(child, options[child.id]) for child in unit]
+        if all(outcome is not None for outcome in placed):
+            return [outcome for outcome in placed if outcome is not None]
+        self.restore(saved)
+        return None
+
+    def remove(self, child: Child, outcome: Outcome) -> None:
+        """Take ``child`` out of its placement again (the inverse of ``try_place``)."""
+        pid = outcome.placement
+        assert pid is not None and pid != HOME  # only placed children are removed
+        self.free[pid] += 1
+        self.occupants[pid] = [o for o in self.occupants[pid] if o is not child]
+        self.ours[pid].discard(child.id)
+        placement = self.instance.placement_by_id[pid]
+        block = min(placement.block_beds, len(self.ours[pid]))
+        self.block_left[pid] = placement.block_beds - block
+        self.spent -= self.paid.pop(child.id)
+        if outcome.team is not None:
+            self.team_load[outcome.team] -= 1
+
+    def team_for(self, teams: Sequence[str]) -> str | None:
+        """The cheapest of ``teams`` with a free slot."""
+        open_teams = [
+            self.instance.team_by_id[t] for t in teams
+            if self.team_load.get(t, 0) < self.instance.team_by_id[t].capacity
+        ]
+        return min(open_teams, key=lambda t: (t.weekly_cost, t.id)).id if open_teams else None
+
+    def money(self, child: Child, option: Option, team: str | None) -> int:
+        placement = self.instance.placement_by_id[option.placement]
+        fee = 0 if self.block_left[placement.id] > 0 else placement.weekly_cost
+        uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
+        return fee + uplift + (self.instance.team_by_id[team].weekly_cost if team else 0)
+
+    def try_place(self, child: Child, option: Option) -> Outcome | None:
+        """Place ``child`` at ``option`` if everything still fits; return the outcome or None."""
+        pid = option.placement
+        if self.free[pid] < 1 or self.partners.get(child.id, set()) & self.ours[pid]:
+            return None
+        if not may_join(child, self.occupants[pid], self.instance.policy.rules):
+            return None
+        team = self.team_for(option.teams) if option.teams is not None else None
+        if option.teams is not None and team is None:
+            return None
+        money = self.money(child, option, team)
+        budget = self.instance.policy.weekly_budget
+        if budget is not None and self.spent + money > budget:
+            return None
+        self.free[pid] -= 1
+        self.occupants[pid].append(child)
+        self.ours[pid].add(child.id)
+        self.block_left[pid] = max(self.block_left[pid] - 1, 0)
+        self.spent += money
+        self.paid[child.id] = money
+        if team is not None:
+            self.team_load[team] = self.team_load.get(team, 0) + 1
+        return Outcome(pid, team)
+
+    def try_home(self, child: Child, teams: Sequence[str]) -> Outcome | None:
+        team = self.team_for(teams)
+        budget = self.instance.policy.weekly_budget
+        if team is None:
+            return None
+        fee = self.instance.team_by_id[team].weekly_cost
+        if budget is not None and self.spent + fee > budget:
+            return None
+        self.team_load[team] = self.team_load.get(team, 0) + 1
+        self.spent += fee
+        self.paid[child.id] = fee
+        return Outcome(HOME, team)
+
+
+def _pair_cost(instance: Instance, child: Child, option: Option) -> float:
+    """The option's own cost: fee, uplifts, distance and out-of-area (what a team would compare)."""
+    weights = instance.policy.weights
+    placement = instance.placement_by_id[option.placement]
+    uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
+    return (
+        placement.weekly_cost + uplift + weights.distance_per_km * option.km
+        + (0 if placement.in_area else weights.out_of_area)
+    )
+
+
+def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str, Outcome]:
+    """Each child's outcome under the greedy rule (see the module docstring)."""
+    cands = cands or candidates(instance)
+    state = _State.start(instance)
+    outcomes: dict[str, Outcome] = {}
+
+    def usable(child: Child) -> list[Option]:
+        options = [
+            o for o in cands.options[child.id]
+            if not (child.status == "ending" and o.placement == child.current_placement)
+        ]
+        return sorted(options, key=lambda o: (_pair_cost(instance, child, o), o.placement))
+
+    required = {g.id for g in instance.sibling_groups if g.together == "required"}
+    stays: dict[str, list[Child]] = {}
+    for child in instance.children:
+        key = child.sibling_group if child.sibling_group in required else f"child:{child.id}"
+        stays.setdefault(key, []).append(child)
+    for unit in stays.values():
+        options = {c.id: next((o for o in cands.options[c.id] if o.stay), None) for c in unit}
+        where = {o.placement if o else None for o in options.values()}
+        if None in where or len(where) > 1:
+            continue
+        placed = state.place_all(unit, {k: o for k, o in options.items() if o is not None})
+        if placed is not None:
+            outcomes.update({c.id: p for c, p in zip(unit, placed, strict=True)})
+
+    waiting = [c for c in instance.children if c.id not in outcomes]
+    groups: dict[str, list[Child]] = {}
+    for child in waiting:
+        key = child.sibling_group if child.sibling_group is not None else f"child:{child.id}"
+        groups.setdefault(key, []).append(child)
+    order = sorted(
+        groups.values(),
+        key=lambda unit: (
+            -max(c.priority for c in unit),
+            min(len(cands.options[c.id]) for c in unit),
+            unit[0].id,
+        ),
+    )
+    for unit in order:
+        if len(unit) > 1 and _place_together(state, unit, usable, outcomes):
+            continue
+        if len(unit) > 1 and unit[0].sibling_group in required:
+            outcomes.update({c.id: Outcome(None) for c in unit})
+            continue
+        for child in unit:
+            outcomes[child.id] = _place_alone(state, child, usable(child), cands)
+    _free_beds_by_moving(state, usable, outcomes)
+    return {c.id: outcomes[c.id] for c in instance.children}
+
+
+SWAP_OPTIONS = 40
+"""How many of the cheapest options are tried on each side of a swap (bounds the work)."""
+
+
+def _free_beds_by_moving(
+    state: _State, usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome]
+) -> None:
+    """Second pass: for each unplaced child (not in a sibling group), free a bed by moving one
+    occupant elsewhere, when seating the child saves more than the occupant's move costs."""
+    unplaced = sorted(
+        (c for c in state.instance.children
+         if outcomes[c.id].placement is None and c.sibling_group is None),
+        key=lambda c: (-c.priority, c.id),
+    )
+    for child in unplaced:
+        for option in usable(child)[:SWAP_OPTIONS]:
+            if _swap_into(state, child, option, usable, outcomes):
+                break
+
+
+def _swap_into(
+    state: _State, child: Child, option: Option, usable: Callable[[Child], list[Option]],
+    outcomes: dict[str, Outcome],
+) -> bool:
+    """Seat ``child`` at ``option`` by moving one of our occupants elsewhere, if that pays."""
+    instance = state.instance
+    weights = instance.policy.weights
+    pid = option.placement
+    gain = weights.unplaced * child.priority - _pair_cost(instance, child, option)
+    for occupant in [instance.child_by_id[c] for c in sorted(state.ours[pid])]:
+        if occupant.sibling_group is not None:
+            continue
+        staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
+        if staying and not _may_move_one_more(instance, outcomes):
+            continue
+        penalty = getattr(weights, f"move_{occupant.status}") if staying else 0.0
+        here = next(o for o in usable(occupant) if o.placement == pid)
+        saved = state.save()
+        state.remove(occupant, outcomes[occupant.id])
+        seated = state.try_place(child, option)
+        for elsewhere in usable(occupant)[:SWAP_OPTIONS] if seated is not None else []:
+            extra = penalty + _pair_cost(instance, occupant, elsewhere) - _pair_cost(instance, occupant, here)
+            if extra >= gain:
+                break
+            if elsewhere.placement == pid:
+                continue
+            moved = state.try_place(occupant, elsewhere)
+            if moved is not None:
+                outcomes[child.id], outcomes[occupant.id] = seated, moved  # type: ignore[assignment]
+                return True
+        state.restore(saved)
+    return False
+
+
+def _may_move_one_more(instance: Instance, outcomes: dict[str, Outcome]) -> bool:
+    limit = instance.policy.max_moves
+    if limit is None:
+        return True
+    moved = sum(
+        c.status in ("settled", "at_risk") and outcomes[c.id].placement != c.current_placement
+        for c in instance.children
+    )
+    return moved + 1 <= limit
+
+
+def _place_alone(state: _State, child: Child, options: list[Option], cands: Candidates) -> Outcome:
+    for option in options:
+        placed = state.try_place(child, option)
+        if placed is not None:
+            return placed
+    if child.id in cands.home_teams:
+        home = state.try_home(child, cands.home_teams[child.id])
+        if home is not None:
+            return home
+    return Outcome(None)
+
+
+def _place_together(
+    state: _State, unit: list[Child], usable: Callable[[Child], list[Option]],
+    outcomes: dict[str, Outcome],
+) -> bool:
+    """Put a sibling group in the cheapest placement that takes all of them, if there is one."""
+    by_child = {c.id: {o.placement: o for o in usable(c)} for c in unit}
+    shared = set.intersection(*(set(options) for options in by_child.values()))
+    ranked = sorted(
+        shared,
+        key=lambda p: (sum(_pair_cost(state.instance, c, by_child[c.id][p]) for c in unit), p),
+    )
+    for pid in ranked:
+        if state.free[pid] < len(unit):
+            continue
+        placed = state.place_all(unit, {c.id: by_child[c.id][pid] for c in unit})
+        if placed is not None:
+            outcomes.update({c.id: p for c, p in zip(unit, placed, strict=True)})
+            return True
+    return False
