@@ -181,6 +181,9 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
         team: np.array([pid in covers[team] for pid in table.placement_ids], dtype=bool)
         for team in teams
     }
+    covering = [
+        tuple(t for t in teams if place_cover[t][j]) for j in range(len(table.placement_ids))
+    ]
     options: dict[str, list[Option]] = {}
     for rows in _blocks(len(instance.children)):
         km = table.distances(rows)
@@ -195,7 +198,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
             }
             options[child.id] = _child_options(
                 table, child, km[i], passed[i] if check_eligibility else np.ones_like(passed[i]),
-                enabling, place_cover,
+                enabling, covering,
             )
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])
@@ -211,9 +214,12 @@ def _child_options(
     km: FloatArray,
     passed: BoolArray,
     enabling: dict[str, BoolArray],
-    place_cover: dict[str, BoolArray],
+    covering: list[tuple[str, ...]],
 ) -> list[Option]:
-    """The child's options in placement order: stays, plain passes, and passes by outreach uplift."""
+    """The child's options in placement order: stays, plain passes, and passes by outreach uplift.
+
+    ``covering[j]`` lists the teams whose radius covers placement j.
+    """
     placements = table.instance.placements
     current = child.current_placement if child.status in ("settled", "at_risk") else None
     stay_index = table.placement_index.get(current) if current is not None else None
@@ -223,18 +229,20 @@ def _child_options(
     chosen = passed | by_uplift
     if stay_index is not None:
         chosen[stay_index] = stay_allowed(child, placements[stay_index])
+        by_uplift[stay_index] = False
+    indices = np.flatnonzero(chosen)
+    uplifted = set(np.flatnonzero(by_uplift & chosen).tolist())
     result = []
-    for j in np.flatnonzero(chosen):
+    for j, distance in zip(indices.tolist(), km[indices].tolist(), strict=True):
         if child.requires_outreach:
-            teams: tuple[str, ...] | None = tuple(t for t, m in place_cover.items() if m[j])
-        elif by_uplift[j] and j != stay_index:
-            teams = tuple(t for t, m in enabling.items() if m[j])
+            teams: tuple[str, ...] | None = covering[j]
+        elif j in uplifted:
+            teams = tuple(t for t, mask in enabling.items() if mask[j])
         else:
             teams = None
         if teams == ():
             continue
-        pid = placements[j].id
-        result.append(Option(child.id, pid, float(km[j]), j == stay_index, teams))
+        result.append(Option(child.id, placements[j].id, distance, j == stay_index, teams))
     return result
 
 

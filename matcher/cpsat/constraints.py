@@ -52,8 +52,7 @@ def _presence(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_m
     O(members + watchers) binary clauses, instead of one clause per pair.
     """
     present = ctx.model.new_bool_var(name)
-    for var in variables:
-        ctx.model.add_implication(var, present)
+    ctx.model.add(_total(variables) <= len(variables) * present)
     return present
 
 
@@ -200,10 +199,13 @@ def hsb_no_younger(ctx: Context) -> None:
         }
         for lower, upper in zip(ages, ages[1:], strict=False):
             ctx.model.add_implication(younger[lower], younger[upper])
+        below: dict[int, list[cp_model.IntVar]] = {}
         for child, var in occupants:
             first_above = next((age for age in ages if age > child.age), None)
             if first_above is not None:
-                ctx.model.add_implication(var, younger[first_above])
+                below.setdefault(first_above, []).append(var)
+        for age, members in below.items():
+            ctx.model.add(_total(members) <= len(members) * younger[age])
         for child, var in watchers:
             ctx.model.add_implication(var, ~younger[child.age])
 

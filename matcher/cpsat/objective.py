@@ -30,8 +30,21 @@ TERM_NAMES: tuple[str, ...] = (
 """Objective terms by their contract names (4.4)."""
 
 
-def objective(instance: Instance, v: Variables) -> cp_model.LinearExprT:
-    """The whole objective as one weighted sum plus a constant, in pence."""
+def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
+    """Set the model's objective. It is written straight into the model proto: 300k terms through
+    ``model.minimize`` cost ~1.2 s of Python on the county instance, this ~0.1 s."""
+    variables, coefficients, constant = objective(instance, v)
+    model.clear_objective()
+    proto = model.proto.objective
+    proto.vars.extend([var.index for var in variables])
+    proto.coeffs.extend(coefficients)
+    proto.offset = constant
+
+
+def objective(
+    instance: Instance, v: Variables
+) -> tuple[list[cp_model.IntVar], list[int], int]:
+    """The whole objective as (variables, coefficients, constant), in pence."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
     out_of_area = to_pence(weights.out_of_area)
@@ -67,4 +80,4 @@ def objective(instance: Instance, v: Variables) -> cp_model.LinearExprT:
     for var in v.sibling_split.values():
         variables.append(var)
         coefficients.append(to_pence(weights.sibling_split))
-    return cp_model.LinearExpr.weighted_sum(variables, coefficients) + constant
+    return variables, coefficients, constant

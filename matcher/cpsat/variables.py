@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
+from ortools.util.python.sorted_interval_list import Domain
 
 from matcher.eligibility import Candidates, Option
 from matcher.instance import Instance
@@ -45,22 +46,35 @@ class Variables:
         return self.assign.get((child, placement), 0)
 
 
+_BOOLEAN = Domain(0, 1)
+"""One shared 0-1 domain: ``model.new_bool_var`` builds a new one per call (300k calls)."""
+
+
 def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates) -> Variables:
     """Create every variable and the structural constraints: one outcome and one slot per child,
     and a slot only with an outcome that team can serve."""
     v = Variables()
+    at_placement: dict[str, list[tuple[str, cp_model.IntVar]]] = {
+        p.id: [] for p in instance.placements
+    }
+    proto, assign = model.model_proto, v.assign
     for child in instance.children:
-        v.options[child.id] = []
+        cid = child.id
         served: dict[str, list[cp_model.IntVar]] = {}
-        for option in cands.options[child.id]:
-            var = model.new_bool_var(f"assign[child={child.id},placement={option.placement}]")
-            v.assign[(child.id, option.placement)] = var
-            v.options[child.id].append((option, var))
-            v.at_placement.setdefault(option.placement, []).append((child.id, var))
+        pairs = []
+        for option in cands.options[cid]:
+            pid = option.placement
+            var = cp_model.IntVar(proto).with_name(f"assign[child={cid},placement={pid}]")
+            var.with_domain(_BOOLEAN)
+            assign[(cid, pid)] = var
+            pairs.append((option, var))
+            at_placement[pid].append((cid, var))
             if option.stay:
-                v.stay[child.id] = var
-            for team in option.teams or ():
-                served.setdefault(team, []).append(var)
+                v.stay[cid] = var
+            if option.teams is not None:
+                for team in option.teams:
+                    served.setdefault(team, []).append(var)
+        v.options[cid] = pairs
         if child.id in cands.home_teams:
             home = model.new_bool_var(f"return_home[child={child.id}]")
             v.home[child.id] = home
@@ -81,6 +95,7 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
             model.add_at_most_one(literals)
         if len(slots) > 1:
             model.add_at_most_one(slots.values())
+    v.at_placement = {pid: pairs for pid, pairs in at_placement.items() if pairs}
     for placement in instance.placements:
         occupants = v.at_placement.get(placement.id, [])
         if placement.block_beds and placement.weekly_cost and occupants:
