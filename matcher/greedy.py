@@ -197,57 +197,99 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
 
 
 SWAP_OPTIONS = 40
-"""How many of the cheapest options are tried on each side of a swap (bounds the work)."""
+"""How many of the cheapest shared placements are tried for each waiting child or sibling group
+(bounds the work; a moved occupant may go anywhere that costs less than the move saves)."""
 
 
 def _free_beds_by_moving(
     state: _State, usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome]
 ) -> None:
-    """Second pass: for each unplaced child (not in a sibling group), free a bed by moving one
-    occupant elsewhere, when seating the child saves more than the occupant's move costs."""
-    unplaced = sorted(
-        (c for c in state.instance.children
-         if outcomes[c.id].placement is None and c.sibling_group is None),
-        key=lambda c: (-c.priority, c.id),
-    )
-    for child in unplaced:
-        for option in usable(child)[:SWAP_OPTIONS]:
-            if _swap_into(state, child, option, usable, outcomes):
+    """Second pass: for each unplaced child, or sibling group with no member placed, free enough
+    beds in one placement by moving occupants elsewhere, when seating them saves more than the
+    moves cost (what a placement officer tries next)."""
+    instance = state.instance
+    units: dict[str, list[Child]] = {}
+    for child in instance.children:
+        key = child.sibling_group if child.sibling_group is not None else f"child:{child.id}"
+        units.setdefault(key, []).append(child)
+    waiting = [
+        unit for unit in units.values()
+        if all(outcomes[c.id].placement is None for c in unit)
+    ]
+    waiting.sort(key=lambda unit: (-sum(c.priority for c in unit), unit[0].id))
+    for unit in waiting:
+        by_child = {c.id: {o.placement: o for o in usable(c)} for c in unit}
+        shared = set.intersection(*(set(options) for options in by_child.values()))
+        ranked = sorted(
+            shared,
+            key=lambda p: (sum(_pair_cost(instance, c, by_child[c.id][p]) for c in unit), p),
+        )
+        for pid in ranked[:SWAP_OPTIONS]:
+            if _make_room(state, unit, {c.id: by_child[c.id][pid] for c in unit}, usable, outcomes):
                 break
 
 
-def _swap_into(
-    state: _State, child: Child, option: Option, usable: Callable[[Child], list[Option]],
-    outcomes: dict[str, Outcome],
+def _make_room(
+    state: _State, unit: list[Child], options: dict[str, Option],
+    usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome],
 ) -> bool:
-    """Seat ``child`` at ``option`` by moving one of our occupants elsewhere, if that pays."""
+    """Seat ``unit`` at one placement, moving occupants elsewhere first where beds or rules are
+    in the way. Commits only if the unplaced penalties saved exceed the unit's costs there plus
+    every move's penalty and change of cost; otherwise leaves the state as it was."""
     instance = state.instance
     weights = instance.policy.weights
-    pid = option.placement
-    gain = weights.unplaced * child.priority - _pair_cost(instance, child, option)
-    for occupant in [instance.child_by_id[c] for c in sorted(state.ours[pid])]:
-        if occupant.sibling_group is not None:
-            continue
-        staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
-        if staying and not _may_move_one_more(instance, outcomes):
-            continue
-        penalty = getattr(weights, f"move_{occupant.status}") if staying else 0.0
-        here = next(o for o in usable(occupant) if o.placement == pid)
-        saved = state.save()
-        state.remove(occupant, outcomes[occupant.id])
-        seated = state.try_place(child, option)
-        for elsewhere in usable(occupant)[:SWAP_OPTIONS] if seated is not None else []:
-            extra = penalty + _pair_cost(instance, occupant, elsewhere) - _pair_cost(instance, occupant, here)
-            if extra >= gain:
-                break
-            if elsewhere.placement == pid:
-                continue
-            moved = state.try_place(occupant, elsewhere)
-            if moved is not None:
-                outcomes[child.id], outcomes[occupant.id] = seated, moved  # type: ignore[assignment]
+    pid = next(iter(options.values())).placement
+    placement = instance.placement_by_id[pid]
+    gain = sum(weights.unplaced * c.priority - _pair_cost(instance, c, options[c.id]) for c in unit)
+    if gain <= 0 or placement.capacity - len(placement.residents) < len(unit):
+        return False
+    start = state.save()
+    spent = 0.0
+    relocated: dict[str, Outcome] = {}
+    movers = [
+        instance.child_by_id[c] for c in sorted(state.ours[pid])
+        if instance.child_by_id[c].sibling_group is None
+    ]
+    for occupant in [None, *movers]:
+        if occupant is not None:
+            spent += _relocate(state, occupant, pid, gain - spent, usable, outcomes, relocated)
+        if state.free[pid] >= len(unit):
+            placed = state.place_all(unit, options)
+            if placed is not None:
+                outcomes.update(relocated)
+                outcomes.update({c.id: p for c, p in zip(unit, placed, strict=True)})
                 return True
-        state.restore(saved)
+    state.restore(start)
     return False
+
+
+def _relocate(
+    state: _State, occupant: Child, pid: str, budget: float,
+    usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome],
+    relocated: dict[str, Outcome],
+) -> float:
+    """Move ``occupant`` out of ``pid`` to its cheapest other option costing under ``budget``
+    (move penalty included); return what the move cost, or 0 if it stays put."""
+    instance = state.instance
+    staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
+    if staying and not _may_move_one_more(instance, {**outcomes, **relocated}):
+        return 0.0
+    penalty = getattr(instance.policy.weights, f"move_{occupant.status}") if staying else 0.0
+    here = next(o for o in usable(occupant) if o.placement == pid)
+    before = state.save()
+    state.remove(occupant, outcomes[occupant.id])
+    for elsewhere in usable(occupant):
+        extra = penalty + _pair_cost(instance, occupant, elsewhere) - _pair_cost(instance, occupant, here)
+        if extra >= budget:
+            break
+        if elsewhere.placement == pid or state.free[elsewhere.placement] < 1:
+            continue
+        moved = state.try_place(occupant, elsewhere)
+        if moved is not None:
+            relocated[occupant.id] = moved
+            return extra
+    state.restore(before)
+    return 0.0
 
 
 def _may_move_one_more(instance: Instance, outcomes: dict[str, Outcome]) -> bool:
