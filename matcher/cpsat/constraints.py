@@ -282,11 +282,12 @@ def marginal_cost(instance: Instance, v: Variables) -> cp_model.LinearExprT:
         for option, var in options:
             placement = placements[option.placement]
             uplift = sum(placement.cost_uplift.get(n, 0) * level for n, level in needs.items())
+            fee = 0 if placement.id in v.fees_paid else placement.weekly_cost
             variables.append(var)
-            coefficients.append(placement.weekly_cost + uplift)
-    for placement_id, used in v.block_used.items():
-        variables.append(used)
-        coefficients.append(-placements[placement_id].weekly_cost)
+            coefficients.append(fee + uplift)
+    for placement_id, paid in v.fees_paid.items():
+        variables.append(paid)
+        coefficients.append(placements[placement_id].weekly_cost)
     for (_, team), var in v.slot.items():
         variables.append(var)
         coefficients.append(teams[team].weekly_cost)

@@ -1,10 +1,11 @@
 """The objective (contract section 2) in model units (pence, see ``matcher.units``).
 
-Each variable gets one combined coefficient: for an assignment, fee + uplifts + distance +
-out-of-area, minus the unplaced penalty it avoids, minus the move penalty when it is a stay. The
-constant holds every child's unplaced penalty, every movable child's move penalty and the block
-beds' fixed cost, so the objective value equals the contract's objective of the plan. The per-term
-breakdown of a plan is recomputed exactly in ``matcher.plans``.
+Every coefficient is non-negative, which keeps CP-SAT's bounds and LP well conditioned: each
+child's ``unplaced`` literal carries the unplaced penalty, every outcome other than a stay carries
+a movable child's move penalty (contract 4.1: home and unplaced are moves too), and at a placement
+with block beds the fee is charged on ``fees_paid`` (children beyond the block) rather than on each
+assignment. The only constant is the block beds' fixed cost, so the objective value equals the
+contract's objective of the plan. The per-term breakdown is recomputed exactly in ``matcher.plans``.
 """
 
 from __future__ import annotations
@@ -48,17 +49,19 @@ def objective(
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
     out_of_area = to_pence(weights.out_of_area)
-    fixed = {p.id: to_pence(p.weekly_cost) + (0 if p.in_area else out_of_area) for p in placements.values()}
+    fixed = {
+        p.id: (0 if p.id in v.fees_paid else to_pence(p.weekly_cost))
+        + (0 if p.in_area else out_of_area)
+        for p in placements.values()
+    }
     variables: list[cp_model.IntVar] = []
     coefficients: list[int] = []
-    constant = to_pence(instance.block_fixed_cost)
     for child in instance.children:
-        unplaced = to_pence(weights.unplaced * child.priority)
-        constant += unplaced
         move = 0
         if child.status in ("settled", "at_risk"):
             move = to_pence(getattr(weights, f"move_{child.status}"))
-            constant += move
+        variables.append(v.unplaced[child.id])
+        coefficients.append(to_pence(weights.unplaced * child.priority) + move)
         for option, var in v.options[child.id]:
             uplifts = placements[option.placement].cost_uplift
             uplift = sum(uplifts.get(n, 0) * lv for n, lv in child.needs.items()) if uplifts else 0
@@ -66,18 +69,18 @@ def objective(
             coefficients.append(
                 fixed[option.placement] + to_pence(uplift)
                 + to_pence(weights.distance_per_km * option.km)
-                - unplaced - (move if option.stay else 0)
+                + (0 if option.stay else move)
             )
         if child.id in v.home:
             variables.append(v.home[child.id])
-            coefficients.append(-unplaced)
-    for placement_id, used in v.block_used.items():
-        variables.append(used)
-        coefficients.append(-to_pence(placements[placement_id].weekly_cost))
+            coefficients.append(move)
+    for placement_id, paid in v.fees_paid.items():
+        variables.append(paid)
+        coefficients.append(to_pence(placements[placement_id].weekly_cost))
     for (_, team), var in v.slot.items():
         variables.append(var)
         coefficients.append(to_pence(teams[team].weekly_cost))
     for var in v.sibling_split.values():
         variables.append(var)
         coefficients.append(to_pence(weights.sibling_split))
-    return variables, coefficients, constant
+    return variables, coefficients, to_pence(instance.block_fixed_cost)

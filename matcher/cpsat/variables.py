@@ -27,20 +27,14 @@ class Variables:
     slot: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
     slots_of_child: dict[str, dict[str, cp_model.IntVar]] = field(default_factory=dict)
     stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
-    block_used: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    unplaced: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    fees_paid: dict[str, cp_model.IntVar] = field(default_factory=dict)
     sibling_split: dict[str, cp_model.IntVar] = field(default_factory=dict)
-
-    def placed(self, child: str) -> cp_model.LinearExprT:
-        """1 when the child is placed or returned home, else 0."""
-        literals = [var for _, var in self.options.get(child, [])]
-        if child in self.home:
-            literals.append(self.home[child])
-        return cp_model.LinearExpr.sum(literals) if literals else 0
 
     def outcome(self, child: str, placement: str | None) -> cp_model.LinearExprT:
         """1 when the child's outcome is ``placement`` ('home', an id, or None for unplaced)."""
         if placement is None:
-            return 1 - self.placed(child)
+            return self.unplaced[child]
         if placement == "home":
             return self.home.get(child, 0)
         return self.assign.get((child, placement), 0)
@@ -50,22 +44,27 @@ _BOOLEAN = Domain(0, 1)
 """One shared 0-1 domain: ``model.new_bool_var`` builds a new one per call (300k calls)."""
 
 
+def _bool_var(model: cp_model.CpModel, name: str) -> cp_model.IntVar:
+    """A 0-1 variable on the shared domain."""
+    return cp_model.IntVar(model.model_proto).with_name(name).with_domain(_BOOLEAN)
+
+
 def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates) -> Variables:
-    """Create every variable and the structural constraints: one outcome and one slot per child,
-    and a slot only with an outcome that team can serve."""
+    """Create every variable and the structural constraints: exactly one outcome (a placement,
+    home, or unplaced) and at most one slot per child, and a slot only with an outcome that team
+    can serve. At a placement with block beds, ``fees_paid`` counts the children beyond them."""
     v = Variables()
     at_placement: dict[str, list[tuple[str, cp_model.IntVar]]] = {
         p.id: [] for p in instance.placements
     }
-    proto, assign = model.model_proto, v.assign
+    assign = v.assign
     for child in instance.children:
         cid = child.id
         served: dict[str, list[cp_model.IntVar]] = {}
         pairs = []
         for option in cands.options[cid]:
             pid = option.placement
-            var = cp_model.IntVar(proto).with_name(f"assign[child={cid},placement={pid}]")
-            var.with_domain(_BOOLEAN)
+            var = _bool_var(model, f"assign[child={cid},placement={pid}]")
             assign[(cid, pid)] = var
             pairs.append((option, var))
             at_placement[pid].append((cid, var))
@@ -88,21 +87,22 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
         for team, slot in slots.items():
             v.slot[(child.id, team)] = slot
             model.add(slot <= cp_model.LinearExpr.sum(served[team]))
-        literals = [var for _, var in v.options[child.id]]
-        if child.id in v.home:
-            literals.append(v.home[child.id])
-        if len(literals) > 1:
-            model.add_at_most_one(literals)
+        v.unplaced[cid] = _bool_var(model, f"unplaced[child={cid}]")
+        literals = [var for _, var in v.options[cid]]
+        if cid in v.home:
+            literals.append(v.home[cid])
+        model.add_exactly_one([*literals, v.unplaced[cid]])
         if len(slots) > 1:
             model.add_at_most_one(slots.values())
     v.at_placement = {pid: pairs for pid, pairs in at_placement.items() if pairs}
     for placement in instance.placements:
         occupants = v.at_placement.get(placement.id, [])
         if placement.block_beds and placement.weekly_cost and occupants:
-            beds = min(placement.block_beds, placement.capacity - len(placement.residents))
-            used = model.new_int_var(0, max(beds, 0), f"block_used[placement={placement.id}]")
-            model.add(used <= cp_model.LinearExpr.sum([var for _, var in occupants]))
-            v.block_used[placement.id] = used
+            beds = max(placement.capacity - len(placement.residents), 0)
+            paid = model.new_int_var(0, beds, f"fees_paid[placement={placement.id}]")
+            placed_here = cp_model.LinearExpr.sum([var for _, var in occupants])
+            model.add(paid >= placed_here - placement.block_beds)
+            v.fees_paid[placement.id] = paid
     for group in instance.sibling_groups:
         if group.together == "preferred" and len(instance.sibling_members.get(group.id, [])) > 1:
             v.sibling_split[group.id] = model.new_bool_var(f"sibling_split[group={group.id}]")
