@@ -1,9 +1,10 @@
 """Who may go where: the static eligibility tests of contract 1.5, and distances.
 
 The tests are vectorised over children x placements with NumPy, in blocks of children so memory
-stays bounded on large instances. Each test has a stable name (``TESTS``) that explanations and the
-eligibility funnel use. Outreach radii are not applied here: the model's ``outreach_radius`` family
-does that, so an explanation can say which team was too far away.
+stays bounded on large instances. Each test has a stable name (``TESTS``) for explanations and the
+eligibility funnel. Outreach is part of eligibility too (contract 1.4, 1.5, 4.8): an option that
+needs a slot lists the teams whose uplift allows it and whose radius covers the placement, and an
+option no team can serve is not eligible.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Option:
     """A placement child ``child`` may take: its distance, whether it is a stay, and outreach.
 
     ``teams`` is None when no outreach slot is needed, otherwise the teams whose slot would make
-    the option allowed (by need uplift or ``requires_outreach``), before their radius is checked.
+    the option allowed (by need uplift or ``requires_outreach``) and whose radius covers it.
     """
 
     child: str
@@ -58,11 +59,6 @@ class Candidates:
 
     options: dict[str, list[Option]]
     home_teams: dict[str, tuple[str, ...]]
-    team_covers: dict[str, frozenset[str]]
-    team_covers_home: dict[str, frozenset[str]]
-
-    def pair_count(self) -> int:
-        return sum(len(options) for options in self.options.values())
 
 
 class PairTable:
@@ -134,13 +130,14 @@ class PairTable:
             sex_ok[i] = self.sex_ok[child.sex]
         type_ok &= ~(self.type_ok["supported"][None, :] & (age < SUPPORTED_MIN_AGE))
         deficit = self.child_needs[rows, None, :] - self.place_meets[None, :, :]
-        return {
-            "type": type_ok,
-            "age": (self.age_min[None, :] <= age) & (age <= self.age_max[None, :]),
-            "sex": sex_ok,
-            "needs": (deficit <= 0).all(axis=2),
-            "distance": km <= self.cap[rows, None],
-        }
+        masks = (
+            type_ok,
+            (self.age_min[None, :] <= age) & (age <= self.age_max[None, :]),
+            sex_ok,
+            (deficit <= 0).all(axis=2),
+            km <= self.cap[rows, None],
+        )
+        return dict(zip(TESTS, masks, strict=True))
 
     def uplift_teams(self, rows: slice) -> dict[str, BoolArray]:
         """Per team, the pairs whose need deficits that team's uplift covers."""
@@ -205,7 +202,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
         for c in instance.children
         if c.return_home
     }
-    return Candidates(options, {c: t for c, t in home_teams.items() if t}, covers, covers_home)
+    return Candidates(options, {c: t for c, t in home_teams.items() if t})
 
 
 def _child_options(

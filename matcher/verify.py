@@ -145,7 +145,7 @@ class PlanChecker:
             team.location.lat, team.location.lon, child.location.lat, child.location.lon
         )
         if km > team.radius_km:
-            self.fail("outreach_radius", record, f"home is {km:.1f} km from team {team.id}")
+            self.fail("return_home", record, f"home is {km:.1f} km from team {team.id}")
 
     def check_eligible(self, child: Child, placement: Placement, team: Any) -> None:
         record = f"child {child.id} at {placement.id}"
@@ -180,7 +180,7 @@ class PlanChecker:
         )
         if km > team.radius_km:
             self.fail(
-                "outreach_radius", f"child {child.id}", f"{placement.id} is {km:.1f} km from {team.id}"
+                "outreach_required", f"child {child.id}", f"{placement.id} is {km:.1f} km from {team.id}"
             )
 
     def check_placements(self, occupants: dict[str, list[Child]]) -> None:

@@ -7,6 +7,8 @@ added to the model without a case here fails ``test_every_family_has_a_case``.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +16,7 @@ from helpers import best_plan, child, instance, place, team
 
 from matcher.cpsat import FAMILY_NAMES
 from matcher.instance import Instance
+from matcher import verify
 from matcher.verify import check_plan
 
 POLICY_RULES = {"rules": {"hsb_no_younger": False}}
@@ -173,3 +176,9 @@ def test_stay_is_eligible_whatever_the_tests_say_but_supported_is_16_plus() -> N
     assert plan is not None
     actions = {a.child: a.action for a in plan.assignments}
     assert actions == {"A": "stay", "B": "unplaced"}
+
+
+def test_checker_names_only_model_families() -> None:
+    """The checker reports violations under the model's family names (plus plan/objective)."""
+    named = set(re.findall(r'fail\(\s*"([a-z_]+)"', inspect.getsource(verify)))
+    assert named <= set(FAMILY_NAMES) | {"plan", "objective"}, named - set(FAMILY_NAMES)
