@@ -19,8 +19,8 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from matcher.cpsat import build_model
-from matcher.io import read_instance
 from matcher.greedy import greedy_plan
+from matcher.io import read_instance
 from matcher.plans import make_plan
 from matcher.solve import SolveSettings, complete_hint, hint_plan, solve_model
 from matcher.units import to_pounds
@@ -45,16 +45,27 @@ def measure(path: str, time_limit: float, workers: int, reproducible: bool, queu
     objective = to_pounds(solver.objective_value) if found else None
     bound = to_pounds(solver.best_objective_bound) if found else None
     gap = None if objective is None else (objective - bound) / max(abs(objective), 1e-9)
-    queue.put({
-        "instance": path, "mode": "reproducible" if reproducible else "fast", "workers": workers,
-        "children": len(instance.children), "placements": len(instance.placements),
-        "variables": len(pm.variables.assign), "read_s": round(read_s, 2),
-        "build_s": round(build_s, 2), "greedy_and_hint_s": round(greedy_s, 2),
-        "greedy_objective": greedy_objective, "first_solution_s": None if first_s is None else round(first_s, 2),
-        "solve_s": round(solver.wall_time, 2), "status": solver.status_name(status),
-        "objective": objective, "bound": bound, "gap": None if gap is None else round(gap, 6),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    })
+    queue.put(
+        {
+            "instance": path,
+            "mode": "reproducible" if reproducible else "fast",
+            "workers": workers,
+            "children": len(instance.children),
+            "placements": len(instance.placements),
+            "variables": len(pm.variables.assign),
+            "read_s": round(read_s, 2),
+            "build_s": round(build_s, 2),
+            "greedy_and_hint_s": round(greedy_s, 2),
+            "greedy_objective": greedy_objective,
+            "first_solution_s": None if first_s is None else round(first_s, 2),
+            "solve_s": round(solver.wall_time, 2),
+            "status": solver.status_name(status),
+            "objective": objective,
+            "bound": bound,
+            "gap": None if gap is None else round(gap, 6),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        }
+    )
 
 
 def main() -> None:

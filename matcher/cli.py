@@ -66,29 +66,52 @@ def main() -> None:
 
 @main.command("solve")
 @click.argument("instance", type=click.Path(exists=True))
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the plan JSON here.")
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False), help="Write the plan JSON here."
+)
 @click.option("--csv-out", type=click.Path(file_okay=False), help="Write plans as CSV here.")
 @click.option("--plans", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option("--min-difference", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--time-limit", default=60.0, show_default=True, type=click.FloatRange(0.01),
-              help="Seconds for the whole search, all plans included.")
+@click.option(
+    "--time-limit",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds for the whole search, all plans included.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
-@click.option("--mode", type=click.Choice(["auto", "reproducible", "fast"]), default="auto",
-              show_default=True,
-              help="reproducible: same seed and workers, same plans; auto: reproducible for "
-                   "models up to 50,000 pairs, fast above.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "reproducible", "fast"]),
+    default="auto",
+    show_default=True,
+    help="reproducible: same seed and workers, same plans; auto: reproducible for "
+    "models up to 50,000 pairs, fast above.",
+)
 @click.option("--all-rows", is_flag=True, help="List every child, not only those who change.")
 @click.option("--quiet", is_flag=True, help="No progress or tables; just the one-line summary.")
 @reports_errors
 def solve_command(
-    instance: str, out_path: str | None, csv_out: str | None, plans: int, min_difference: int,
-    time_limit: float, workers: int, seed: int, mode: str, all_rows: bool, quiet: bool,
+    instance: str,
+    out_path: str | None,
+    csv_out: str | None,
+    plans: int,
+    min_difference: int,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    mode: str,
+    all_rows: bool,
+    quiet: bool,
 ) -> None:
     """Solve INSTANCE (a JSON file or a CSV bundle folder) and print the ranked plans."""
     data = read_instance(instance)
     settings = SolveSettings(
-        time_limit=time_limit, workers=workers, seed=seed, plans=plans,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        plans=plans,
         min_difference=min_difference,
         reproducible={"auto": None, "reproducible": True, "fast": False}[mode],
     )
@@ -103,8 +126,12 @@ def solve_command(
         )
 
     try:
-        result = solve(data, settings, instance_sha256=instance_sha256(instance),
-                       on_progress=None if quiet else progress)
+        result = solve(
+            data,
+            settings,
+            instance_sha256=instance_sha256(instance),
+            on_progress=None if quiet else progress,
+        )
     finally:
         status.stop()
     if out_path:
@@ -124,12 +151,20 @@ def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
         markup=False,
     )
     if not result.plans:
-        out.print("No plan: " + ("the hard constraints cannot all hold." if s.status == "INFEASIBLE"
-                                  else "no plan was found within the time limit."), markup=False)
+        out.print(
+            "No plan: "
+            + (
+                "the hard constraints cannot all hold."
+                if s.status == "INFEASIBLE"
+                else "no plan was found within the time limit."
+            ),
+            markup=False,
+        )
     for plan in result.plans:
         actions = Counter(a.action for a in plan.assignments)
         out.print(
-            f"plan {plan.rank}: objective £{plan.objective:,.2f}, weekly cost £{plan.weekly_cost:,} "
+            f"plan {plan.rank}: objective £{plan.objective:,.2f}, "
+            f"weekly cost £{plan.weekly_cost:,} "
             f"(marginal £{plan.marginal_weekly_cost:,}), stays {actions['stay']}, "
             f"moves {actions['move']}, new {actions['new']}, home {actions['return_home']}, "
             f"unplaced {actions['unplaced']}",
@@ -138,13 +173,21 @@ def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
         if quiet:
             continue
         rows = [a for a in plan.assignments if all_rows or a.action != "stay"]
-        table = Table(title=f"plan {plan.rank}: {len(rows)} of {len(plan.assignments)} children"
-                      + ("" if all_rows else " (stays hidden; --all-rows shows them)"))
+        table = Table(
+            title=f"plan {plan.rank}: {len(rows)} of {len(plan.assignments)} children"
+            + ("" if all_rows else " (stays hidden; --all-rows shows them)")
+        )
         for column in ("child", "action", "placement", "outreach", "£/week", "km"):
             table.add_column(column, justify="right" if column in ("£/week", "km") else "left")
         for a in rows:
-            table.add_row(a.child, a.action, a.placement or "-", a.outreach or "-",
-                          f"{a.weekly_cost:,}", f"{a.distance_km:.1f}")
+            table.add_row(
+                a.child,
+                a.action,
+                a.placement or "-",
+                a.outreach or "-",
+                f"{a.weekly_cost:,}",
+                f"{a.distance_km:.1f}",
+            )
         out.print(table)
 
 
@@ -155,8 +198,16 @@ def write_plan_csv(result: Result, folder: Path) -> None:
         columns=["rank", "child", "placement", "outreach", "action", "weekly_cost", "distance_km"],
     )
     summary = pd.DataFrame(
-        [{"rank": p.rank, "objective": p.objective, "weekly_cost": p.weekly_cost,
-          "marginal_weekly_cost": p.marginal_weekly_cost, **p.terms} for p in result.plans]
+        [
+            {
+                "rank": p.rank,
+                "objective": p.objective,
+                "weekly_cost": p.weekly_cost,
+                "marginal_weekly_cost": p.marginal_weekly_cost,
+                **p.terms,
+            }
+            for p in result.plans
+        ]
     )
     write_text_atomic(folder / "assignments.csv", assignments.to_csv(index=False))
     write_text_atomic(folder / "plans.csv", summary.to_csv(index=False))
@@ -201,15 +252,23 @@ def check_command(instance: str, plan: str) -> None:
 @click.option("--shape", type=click.Choice(sorted(SHAPES)), default="county", show_default=True)
 @click.option("--children", default=60, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
-@click.option("--out", "out_path", required=True, type=click.Path(),
-              help="A .json file, or a folder for a CSV bundle.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(),
+    help="A .json file, or a folder for a CSV bundle.",
+)
 @reports_errors
 def generate_command(shape: str, children: int, seed: int, out_path: str) -> None:
     """Generate a synthetic instance calibrated on public figures."""
     instance = generate(shape, children, seed)
     write_instance(instance, out_path)
-    out.print(f"{out_path}: {len(instance.children)} children, {len(instance.placements)} "
-              f"placements ({shape}, seed {seed})", markup=False)
+    out.print(
+        f"{out_path}: {len(instance.children)} children, {len(instance.placements)} "
+        f"placements ({shape}, seed {seed})",
+        markup=False,
+    )
 
 
 @main.command("convert")
@@ -231,4 +290,3 @@ def schema_command(out_path: str | None) -> None:
         write_json(out_path, instance_schema())
     else:
         click.echo(json.dumps(instance_schema(), indent=1))
-

@@ -29,7 +29,9 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+def haversine_km(
+    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
     """Great-circle distance in km (contract 1.5: haversine, R = 6371.0 km); broadcasts."""
     phi1, phi2 = np.radians(lat1), np.radians(lat2)
     dphi = phi2 - phi1
@@ -83,15 +85,19 @@ class PairTable:
         self.age_max = np.array([p.age_max for p in placements], dtype=np.int16)
         self.place_type = np.array([p.type for p in placements], dtype=object)
         self.type_ok = {
-            kind: self.place_type == kind for kind in ("foster", "residential", "supported", "assessment")
+            kind: self.place_type == kind
+            for kind in ("foster", "residential", "supported", "assessment")
         }
         self.sex_ok = {
-            sex: np.array([sex in p.sexes for p in placements], dtype=bool) for sex in ("F", "M", "X")
+            sex: np.array([sex in p.sexes for p in placements], dtype=bool)
+            for sex in ("F", "M", "X")
         }
         policy_cap = instance.policy.max_distance_km
         self.cap = np.array(
-            [c.max_distance_km if c.max_distance_km is not None else (policy_cap or np.inf)
-             for c in children],
+            [
+                c.max_distance_km if c.max_distance_km is not None else (policy_cap or np.inf)
+                for c in children
+            ],
             dtype=float,
         )
         self.overrides: dict[tuple[int, int], float] = {}
@@ -109,8 +115,10 @@ class PairTable:
     def distances(self, rows: slice) -> FloatArray:
         """Distance km for a block of children against every placement, overrides applied."""
         km = haversine_km(
-            self.child_lat[rows, None], self.child_lon[rows, None],
-            self.place_lat[None, :], self.place_lon[None, :],
+            self.child_lat[rows, None],
+            self.child_lon[rows, None],
+            self.place_lat[None, :],
+            self.place_lon[None, :],
         )
         start = rows.start or 0
         for (i, j), value in self.overrides.items():
@@ -194,8 +202,12 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
                 for team in teams
             }
             options[child.id] = _child_options(
-                table, child, km[i], passed[i] if check_eligibility else np.ones_like(passed[i]),
-                enabling, covering,
+                table,
+                child,
+                km[i],
+                passed[i] if check_eligibility else np.ones_like(passed[i]),
+                enabling,
+                covering,
             )
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,29 +61,68 @@ class Shape:
 
 
 SHAPES: dict[str, Shape] = {
-    "county": Shape(1.25, {"settled": 0.82, "at_risk": 0.05, "ending": 0.05, "new": 0.08},
-                    0.01, 0.25, None, 5.0, False),
-    "tight": Shape(0.85, {"settled": 0.50, "at_risk": 0.08, "ending": 0.07, "new": 0.35},
-                   0.06, 0.6, 0.9, 3.0, True),
+    "county": Shape(
+        1.25,
+        {"settled": 0.82, "at_risk": 0.05, "ending": 0.05, "new": 0.08},
+        0.01,
+        0.25,
+        None,
+        5.0,
+        False,
+    ),
+    "tight": Shape(
+        0.85,
+        {"settled": 0.50, "at_risk": 0.08, "ending": 0.07, "new": 0.35},
+        0.06,
+        0.6,
+        0.9,
+        3.0,
+        True,
+    ),
 }
 
-AGE_BANDS_IN_CARE = [((0, 0), 0.05), ((1, 4), 0.14), ((5, 9), 0.18), ((10, 15), 0.39), ((16, 17), 0.21),
-                     ((18, 20), 0.03)]  # [DfE22]; 18+ care leavers in supported accommodation
-AGE_BANDS_STARTING = [((0, 0), 0.16), ((1, 4), 0.15), ((5, 9), 0.15), ((10, 15), 0.26), ((16, 17), 0.28),
-                      ((18, 18), 0.01)]  # [DfE24] starts by age
+AGE_BANDS_IN_CARE = [
+    ((0, 0), 0.05),
+    ((1, 4), 0.14),
+    ((5, 9), 0.18),
+    ((10, 15), 0.39),
+    ((16, 17), 0.21),
+    ((18, 20), 0.03),
+]  # [DfE22]; 18+ care leavers in supported accommodation
+AGE_BANDS_STARTING = [
+    ((0, 0), 0.16),
+    ((1, 4), 0.15),
+    ((5, 9), 0.15),
+    ((10, 15), 0.26),
+    ((16, 17), 0.28),
+    ((18, 18), 0.01),
+]  # [DfE24] starts by age
 NEED_RATE = {  # share of children aged 10+ with each need (generator parameters, wide ranges)
-    "aggression": 0.18, "emotional_wellbeing": 0.45, "harmful_sexual_behaviour": 0.04,
-    "exploitation_risk": 0.15, "missing_risk": 0.14, "offending": 0.08, "substance_misuse": 0.07,
-    "self_harm": 0.10, "complex_health": 0.06, "disability": 0.07, "autism": 0.10, "young_parent": 0.02,
+    "aggression": 0.18,
+    "emotional_wellbeing": 0.45,
+    "harmful_sexual_behaviour": 0.04,
+    "exploitation_risk": 0.15,
+    "missing_risk": 0.14,
+    "offending": 0.08,
+    "substance_misuse": 0.07,
+    "self_harm": 0.10,
+    "complex_health": 0.06,
+    "disability": 0.07,
+    "autism": 0.10,
+    "young_parent": 0.02,
 }
 
 
 RULES: dict[str, Any] = {
     "hsb_no_younger": True,
-    "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 2},
-                          {"need": "aggression", "min_level": 3, "max": 1}],
-    "incompatible_needs": [{"a": "harmful_sexual_behaviour", "b": "young_parent", "min_level": 1},
-                           {"a": "aggression", "b": "disability", "min_level": 3}],
+    "max_per_placement": [
+        {"need": "exploitation_risk", "min_level": 2, "max": 2},
+        {"need": "aggression", "min_level": 3, "max": 1},
+    ],
+    "incompatible_needs": [
+        {"a": "harmful_sexual_behaviour", "b": "young_parent", "min_level": 1},
+        {"a": "aggression", "b": "disability", "min_level": 3},
+    ],
 }
 GENERATOR_RULES = Rules.model_validate(RULES)
 
@@ -110,7 +148,9 @@ class _Builder:
     def __init__(self, shape: Shape, n: int, seed: int) -> None:
         self.shape, self.n = shape, n
         self.rng = np.random.default_rng(seed)
-        self.towns = [self.point(CENTRE, SPREAD_KM * 1.2) for _ in range(max(3, min(12, n // 100 + 3)))]
+        self.towns = [
+            self.point(CENTRE, SPREAD_KM * 1.2) for _ in range(max(3, min(12, n // 100 + 3)))
+        ]
         self.placements: list[dict[str, Any]] = []
         self.children: list[dict[str, Any]] = []
         self.free: dict[str, int] = {}
@@ -118,14 +158,18 @@ class _Builder:
 
     def point(self, centre: tuple[float, float], sd_km: float) -> tuple[float, float]:
         lat = centre[0] + self.rng.normal(0, sd_km) / KM_PER_DEG_LAT
-        lon = centre[1] + self.rng.normal(0, sd_km) / (KM_PER_DEG_LAT * math.cos(math.radians(centre[0])))
+        lon = centre[1] + self.rng.normal(0, sd_km) / (
+            KM_PER_DEG_LAT * math.cos(math.radians(centre[0]))
+        )
         return (round(lat, 5), round(lon, 5))
 
     def ring_point(self, inner_km: float, outer_km: float) -> tuple[float, float]:
         """A point out of the county, between ``inner_km`` and ``outer_km`` from its centre."""
         bearing, km = self.rng.uniform(0, 2 * math.pi), self.rng.uniform(inner_km, outer_km)
         lat = CENTRE[0] + km * math.cos(bearing) / KM_PER_DEG_LAT
-        lon = CENTRE[1] + km * math.sin(bearing) / (KM_PER_DEG_LAT * math.cos(math.radians(CENTRE[0])))
+        lon = CENTRE[1] + km * math.sin(bearing) / (
+            KM_PER_DEG_LAT * math.cos(math.radians(CENTRE[0]))
+        )
         return (round(lat, 5), round(lon, 5))
 
     def town_point(self, sd_km: float = 4.0) -> tuple[float, float]:
@@ -147,7 +191,8 @@ class _Builder:
     # -- places ------------------------------------------------------------------------------------
 
     def add_placement(self, kind: str, **fields: Any) -> None:
-        pid = f"{ {'foster': 'FC', 'residential': 'RH', 'supported': 'SA', 'assessment': 'AH'}[kind] }{len(self.placements) + 1:04d}"
+        prefix = {"foster": "FC", "residential": "RH", "supported": "SA", "assessment": "AH"}[kind]
+        pid = f"{prefix}{len(self.placements) + 1:04d}"
         where = fields.pop("where")
         record = {"id": pid, "type": kind, "location": {"lat": where[0], "lon": where[1]}, **fields}
         self.placements.append(record)
@@ -156,8 +201,11 @@ class _Builder:
 
     def resident(self, age_low: int, age_high: int) -> dict[str, Any]:
         age = int(self.rng.integers(age_low, age_high + 1))
-        return {"age": age, "sex": str(self.rng.choice(["F", "M"], p=[0.43, 0.57])),
-                "needs": self.levels(age, 1.4)}
+        return {
+            "age": age,
+            "sex": str(self.rng.choice(["F", "M"], p=[0.43, 0.57])),
+            "needs": self.levels(age, 1.4),
+        }
 
     def add_places(self) -> None:
         beds = self.shape.beds_per_child * self.n
@@ -166,15 +214,24 @@ class _Builder:
             in_house = self.rng.random() < 0.55  # [OfF24] LA carers; IFAs 45% of new approvals
             capacity = int(self.rng.choice([1, 1, 2, 2, 2, 3]))  # [OfF24] 1.65 places a household
             band = [(0, 4), (0, 11), (5, 17), (11, 17), (0, 17)][self.rng.integers(5)]
-            own_children = [self.resident(0, 15)] if capacity > 1 and self.rng.random() < 0.15 else []
+            own_children = (
+                [self.resident(0, 15)] if capacity > 1 and self.rng.random() < 0.15 else []
+            )
             fee = 396 if in_house else 814  # [VC18] in-house; [LincFOI] IFA mean
             self.add_placement(
-                "foster", provider="LA fostering" if in_house else f"IFA {self.rng.integers(1, 9)}",
+                "foster",
+                provider="LA fostering" if in_house else f"IFA {self.rng.integers(1, 9)}",
                 sector="in_house" if in_house else "external",
-                where=self.town_point(6) if in_house or self.rng.random() < 0.7 else self.ring_point(35, 80),
-                capacity=capacity + len(own_children), residents=own_children,
-                age_min=band[0], age_max=band[1],
-                meets={n: int(self.rng.choice([1, 1, 2])) for n in NEED_RATE if self.rng.random() < 0.5},
+                where=self.town_point(6)
+                if in_house or self.rng.random() < 0.7
+                else self.ring_point(35, 80),
+                capacity=capacity + len(own_children),
+                residents=own_children,
+                age_min=band[0],
+                age_max=band[1],
+                meets={
+                    n: int(self.rng.choice([1, 1, 2])) for n in NEED_RATE if self.rng.random() < 0.5
+                },
                 weekly_cost=int(fee * self.rng.uniform(0.85, 1.2)),  # [LincFOI] £550-£972 range
             )
             foster_beds -= capacity
@@ -182,39 +239,74 @@ class _Builder:
         while residential_beds > 0:
             external = self.rng.random() < 0.80  # [Of17] 72% private + 8% voluntary
             capacity = int(self.rng.integers(2, 7))  # [OfH23] 3.8 places a home; issue: 2-6 beds
-            others = [self.resident(10, 17) for _ in range(int(self.rng.binomial(capacity - 1, 0.4)))] if external else []
-            out_of_area = external and self.rng.random() < 0.67  # [NAO24] 67% of home children placed outside their LA
+            others = (
+                [self.resident(10, 17) for _ in range(int(self.rng.binomial(capacity - 1, 0.4)))]
+                if external
+                else []
+            )
+            out_of_area = (
+                external and self.rng.random() < 0.67
+            )  # [NAO24] 67% of home children placed outside their LA
             self.add_placement(
-                "residential", provider=f"Care group {self.rng.integers(1, 7)}" if external else "LA homes",
+                "residential",
+                provider=f"Care group {self.rng.integers(1, 7)}" if external else "LA homes",
                 sector="external" if external else "in_house",
                 where=self.ring_point(30, 110) if out_of_area else self.town_point(8),
-                capacity=capacity, residents=others, age_min=8, age_max=17,
-                sexes=["F", "M", "X"] if self.rng.random() < 0.8 else [str(self.rng.choice(["F", "M"]))],
-                meets={n: int(self.rng.choice([2, 3, 3])) for n in NEED_RATE if self.rng.random() < 0.75},
+                capacity=capacity,
+                residents=others,
+                age_min=8,
+                age_max=17,
+                sexes=["F", "M", "X"]
+                if self.rng.random() < 0.8
+                else [str(self.rng.choice(["F", "M"]))],
+                meets={
+                    n: int(self.rng.choice([2, 3, 3]))
+                    for n in NEED_RATE
+                    if self.rng.random() < 0.75
+                },
                 # [CMA21] £3,830 average; [NAO24] ~£6,120; [Leics20] in-house under-16 £5,477
                 weekly_cost=int(self.rng.uniform(3830, 6120)) if external else 5477,
-                cost_uplift={"complex_health": 150, "disability": 120} if external and self.rng.random() < 0.3 else {},
+                cost_uplift={"complex_health": 150, "disability": 120}
+                if external and self.rng.random() < 0.3
+                else {},
             )
             residential_beds -= capacity
         supported_beds = 0.13 * beds * 0.5
         while supported_beds > 0:
             capacity = int(self.rng.integers(1, 5))
             self.add_placement(
-                "supported", provider=f"Supported {self.rng.integers(1, 5)}", sector="external",
-                where=self.town_point(8), capacity=capacity, age_min=16, age_max=21,
-                meets={n: int(self.rng.choice([1, 2])) for n in NEED_RATE if self.rng.random() < 0.6},
+                "supported",
+                provider=f"Supported {self.rng.integers(1, 5)}",
+                sector="external",
+                where=self.town_point(8),
+                capacity=capacity,
+                age_min=16,
+                age_max=21,
+                meets={
+                    n: int(self.rng.choice([1, 2])) for n in NEED_RATE if self.rng.random() < 0.6
+                },
                 weekly_cost=int(2438 * self.rng.uniform(0.8, 1.15)),  # [Leics20] 16+ £2,438
             )
             supported_beds -= capacity
-        self.add_placement(  # [Leics20] a hub of three assessment beds at £5,200 a week with ART support
-            "assessment", provider="LA assessment hub", sector="in_house", where=self.town_point(2),
-            capacity=3, age_min=8, age_max=17, meets=dict.fromkeys(NEED_RATE, 2), weekly_cost=5200,
+        # [Leics20] a hub of three assessment beds at £5,200 a week, with the ART's support
+        self.add_placement(
+            "assessment",
+            provider="LA assessment hub",
+            sector="in_house",
+            where=self.town_point(2),
+            capacity=3,
+            age_min=8,
+            age_max=17,
+            meets=dict.fromkeys(NEED_RATE, 2),
+            weekly_cost=5200,
         )
         self.add_block_contract()
 
     def add_block_contract(self) -> None:
         """[Northants17] one provider holds block beds at £210 below its framework price."""
-        homes = [p for p in self.placements if p["type"] == "residential" and p["sector"] == "external"]
+        homes = [
+            p for p in self.placements if p["type"] == "residential" and p["sector"] == "external"
+        ]
         if not homes:
             return
         home = homes[int(self.rng.integers(len(homes)))]
@@ -230,10 +322,12 @@ class _Builder:
             status = str(self.rng.choice(statuses, p=weights / weights.sum()))
             age = self.age(AGE_BANDS_STARTING if status == "new" else AGE_BANDS_IN_CARE)
             child: dict[str, Any] = {
-                "id": f"C{index + 1:05d}", "age": age,
+                "id": f"C{index + 1:05d}",
+                "age": age,
                 "sex": str(self.rng.choice(["F", "M", "X"], p=[0.425, 0.57, 0.005])),  # [DfE24]
                 "location": dict(zip(("lat", "lon"), self.town_point(5), strict=True)),
-                "needs": self.levels(age, 1.0), "status": status,
+                "needs": self.levels(age, 1.0),
+                "status": status,
             }
             if sum(child["needs"].values()) >= 6 and self.rng.random() < 0.3:
                 child["requires_sole"] = True
@@ -244,16 +338,29 @@ class _Builder:
 
     def seat(self, child: dict[str, Any]) -> bool:
         """Give a settled, at-risk or ending child a current placement with a free bed."""
-        kinds = {"supported"} if child["age"] >= 18 else {"foster", "residential", "supported"} if child["age"] >= 16 else {"foster", "residential"}
+        kinds = (
+            {"supported"}
+            if child["age"] >= 18
+            else {"foster", "residential", "supported"}
+            if child["age"] >= 16
+            else {"foster", "residential"}
+        )
         heavy = sum(child["needs"].values()) >= 5
         fits = [
-            p for p in self.placements
-            if self.free[p["id"]] > 0 and p["type"] in kinds and _may_join(child, self.occupants[p["id"]])
-            and p["age_min"] <= child["age"] <= p["age_max"] and child["sex"] in p.get("sexes", "FMX")
+            p
+            for p in self.placements
+            if self.free[p["id"]] > 0
+            and p["type"] in kinds
+            and _may_join(child, self.occupants[p["id"]])
+            and p["age_min"] <= child["age"] <= p["age_max"]
+            and child["sex"] in p.get("sexes", "FMX")
             and (p["type"] == "residential") == (heavy and child["age"] >= 10 and child["age"] < 18)
         ] or [
-            p for p in self.placements
-            if self.free[p["id"]] > 0 and p["type"] in kinds and _may_join(child, self.occupants[p["id"]])
+            p
+            for p in self.placements
+            if self.free[p["id"]] > 0
+            and p["type"] in kinds
+            and _may_join(child, self.occupants[p["id"]])
         ]
         if not fits:
             return False
@@ -267,7 +374,11 @@ class _Builder:
         roll = self.rng.random()
         if roll < 0.08:
             child["max_distance_km"] = float(self.rng.choice([20, 30, 40]))  # school stability
-        if child["status"] in ("new", "at_risk") and child["age"] >= 10 and self.rng.random() < 0.12:
+        if (
+            child["status"] in ("new", "at_risk")
+            and child["age"] >= 10
+            and self.rng.random() < 0.12
+        ):
             child["return_home"] = True
         if child["status"] == "new":
             child["priority"] = int(self.rng.choice([1, 1, 2, 3]))
@@ -285,15 +396,21 @@ class _Builder:
             size = min(len(fresh), int(self.rng.choice([2, 2, 3])))
             members, fresh = fresh[:size], fresh[size:]
             gid = f"G{len(groups) + 1:04d}"
-            groups.append({"id": gid, "together": "required" if self.rng.random() < 0.4 else "preferred"})
+            groups.append(
+                {"id": gid, "together": "required" if self.rng.random() < 0.4 else "preferred"}
+            )
             for member in members:
                 member["sibling_group"] = gid
                 member["location"] = members[0]["location"]
                 member.pop("return_home", None)
         conflicts = []
         for _ in range(int(self.shape.conflict_rate * self.n)):
-            a, b = (self.children[k] for k in self.rng.choice(len(self.children), size=2, replace=False))
-            if a.get("current_placement") and a.get("current_placement") == b.get("current_placement"):
+            a, b = (
+                self.children[k] for k in self.rng.choice(len(self.children), size=2, replace=False)
+            )
+            if a.get("current_placement") and a.get("current_placement") == b.get(
+                "current_placement"
+            ):
                 continue  # two children living together today are not a conflict pair
             conflicts.append({"a": a["id"], "b": b["id"], "reason": "known risk between the two"})
         return groups, conflicts
@@ -301,10 +418,29 @@ class _Builder:
     def teams(self) -> list[dict[str, Any]]:
         """[Leics20] outreach teams of 12 children at £660 a week."""
         return [
-            {"id": f"OT{k + 1}", "location": dict(zip(("lat", "lon"), self.towns[k % len(self.towns)], strict=True)),
-             "radius_km": 25.0, "capacity": 12, "weekly_cost": 660, "uplift": 1,
-             **({"needs": ["aggression", "emotional_wellbeing", "missing_risk", "exploitation_risk",
-                           "offending", "substance_misuse", "self_harm"]} if k % 2 else {})}
+            {
+                "id": f"OT{k + 1}",
+                "location": dict(zip(("lat", "lon"), self.towns[k % len(self.towns)], strict=True)),
+                "radius_km": 25.0,
+                "capacity": 12,
+                "weekly_cost": 660,
+                "uplift": 1,
+                **(
+                    {
+                        "needs": [
+                            "aggression",
+                            "emotional_wellbeing",
+                            "missing_risk",
+                            "exploitation_risk",
+                            "offending",
+                            "substance_misuse",
+                            "self_harm",
+                        ]
+                    }
+                    if k % 2
+                    else {}
+                ),
+            }
             for k in range(max(2, round(self.n / 100)))
         ]
 
@@ -346,8 +482,11 @@ def generate(shape: str, children: int, seed: int) -> Instance:
         policy["weekly_budget"] = _budget(builder, spec.budget_factor)
         policy["weights"] = {"unplaced": 40000, "sibling_split": 8000}
     document = {
-        "meta": {"name": f"{shape}-{children}-s{seed}", "as_of": dt.date(2026, 11, 26).isoformat(),
-                 "needs": list(DEFAULT_NEEDS)},
+        "meta": {
+            "name": f"{shape}-{children}-s{seed}",
+            "as_of": dt.date(2026, 11, 26).isoformat(),
+            "needs": list(DEFAULT_NEEDS),
+        },
         "policy": policy,
         "children": builder.children,
         "placements": builder.placements,
@@ -361,7 +500,7 @@ def generate(shape: str, children: int, seed: int) -> Instance:
 
 def _budget(builder: _Builder, factor: float) -> int:
     """``factor`` x (today's fees for children already placed + a foster fee for each new one)."""
-    fee: Callable[[str], int] = lambda pid: next(p["weekly_cost"] for p in builder.placements if p["id"] == pid)
-    today = sum(fee(c["current_placement"]) for c in builder.children if c.get("current_placement"))
+    fee = {p["id"]: p["weekly_cost"] for p in builder.placements}
+    today = sum(fee[c["current_placement"]] for c in builder.children if c.get("current_placement"))
     fresh = sum(c["status"] != "settled" for c in builder.children) * 814
     return int(factor * (today + fresh))

@@ -49,14 +49,25 @@ class _State:
 
     def save(self) -> tuple[object, ...]:
         return (
-            dict(self.free), {k: list(v) for k, v in self.occupants.items()},
-            {k: set(v) for k, v in self.ours.items()}, dict(self.block_left),
-            dict(self.team_load), self.spent, dict(self.paid),
+            dict(self.free),
+            {k: list(v) for k, v in self.occupants.items()},
+            {k: set(v) for k, v in self.ours.items()},
+            dict(self.block_left),
+            dict(self.team_load),
+            self.spent,
+            dict(self.paid),
         )
 
     def restore(self, saved: tuple[object, ...]) -> None:
-        (self.free, self.occupants, self.ours, self.block_left, self.team_load,  # type: ignore[assignment]
-         self.spent, self.paid) = saved
+        (
+            self.free,
+            self.occupants,
+            self.ours,
+            self.block_left,
+            self.team_load,  # type: ignore[assignment]
+            self.spent,
+            self.paid,
+        ) = saved
 
     def place_all(self, unit: Sequence[Child], options: dict[str, Option]) -> list[Outcome] | None:
         """Place every child of ``unit`` at its option, or none of them."""
@@ -84,7 +95,8 @@ class _State:
     def team_for(self, teams: Sequence[str]) -> str | None:
         """The cheapest of ``teams`` with a free slot."""
         open_teams = [
-            self.instance.team_by_id[t] for t in teams
+            self.instance.team_by_id[t]
+            for t in teams
             if self.team_load.get(t, 0) < self.instance.team_by_id[t].capacity
         ]
         return min(open_teams, key=lambda t: (t.weekly_cost, t.id)).id if open_teams else None
@@ -139,7 +151,9 @@ def _pair_cost(instance: Instance, child: Child, option: Option) -> float:
     placement = instance.placement_by_id[option.placement]
     uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
     return (
-        placement.weekly_cost + uplift + weights.distance_per_km * option.km
+        placement.weekly_cost
+        + uplift
+        + weights.distance_per_km * option.km
         + (0 if placement.in_area else weights.out_of_area)
     )
 
@@ -152,7 +166,8 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
 
     def usable(child: Child) -> list[Option]:
         options = [
-            o for o in cands.options[child.id]
+            o
+            for o in cands.options[child.id]
             if not (child.status == "ending" and o.placement == child.current_placement)
         ]
         return sorted(options, key=lambda o: (_pair_cost(instance, child, o), o.placement))
@@ -213,8 +228,7 @@ def _free_beds_by_moving(
         key = child.sibling_group if child.sibling_group is not None else f"child:{child.id}"
         units.setdefault(key, []).append(child)
     waiting = [
-        unit for unit in units.values()
-        if all(outcomes[c.id].placement is None for c in unit)
+        unit for unit in units.values() if all(outcomes[c.id].placement is None for c in unit)
     ]
     waiting.sort(key=lambda unit: (-sum(c.priority for c in unit), unit[0].id))
     for unit in waiting:
@@ -230,8 +244,11 @@ def _free_beds_by_moving(
 
 
 def _make_room(
-    state: _State, unit: list[Child], options: dict[str, Option],
-    usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome],
+    state: _State,
+    unit: list[Child],
+    options: dict[str, Option],
+    usable: Callable[[Child], list[Option]],
+    outcomes: dict[str, Outcome],
 ) -> bool:
     """Seat ``unit`` at one placement, moving occupants elsewhere first where beds or rules are
     in the way. Commits only if the unplaced penalties saved exceed the unit's costs there plus
@@ -247,7 +264,8 @@ def _make_room(
     spent = 0.0
     relocated: dict[str, Outcome] = {}
     movers = [
-        instance.child_by_id[c] for c in sorted(state.ours[pid])
+        instance.child_by_id[c]
+        for c in sorted(state.ours[pid])
         if instance.child_by_id[c].sibling_group is None
     ]
     for occupant in [None, *movers]:
@@ -264,8 +282,12 @@ def _make_room(
 
 
 def _relocate(
-    state: _State, occupant: Child, pid: str, budget: float,
-    usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome],
+    state: _State,
+    occupant: Child,
+    pid: str,
+    budget: float,
+    usable: Callable[[Child], list[Option]],
+    outcomes: dict[str, Outcome],
     relocated: dict[str, Outcome],
 ) -> float:
     """Move ``occupant`` out of ``pid`` to its cheapest other option costing under ``budget``
@@ -279,7 +301,11 @@ def _relocate(
     before = state.save()
     state.remove(occupant, outcomes[occupant.id])
     for elsewhere in usable(occupant):
-        extra = penalty + _pair_cost(instance, occupant, elsewhere) - _pair_cost(instance, occupant, here)
+        extra = (
+            penalty
+            + _pair_cost(instance, occupant, elsewhere)
+            - _pair_cost(instance, occupant, here)
+        )
         if extra >= budget:
             break
         if elsewhere.placement == pid or state.free[elsewhere.placement] < 1:
@@ -316,7 +342,9 @@ def _place_alone(state: _State, child: Child, options: list[Option], cands: Cand
 
 
 def _place_together(
-    state: _State, unit: list[Child], usable: Callable[[Child], list[Option]],
+    state: _State,
+    unit: list[Child],
+    usable: Callable[[Child], list[Option]],
     outcomes: dict[str, Outcome],
 ) -> bool:
     """Put a sibling group in the cheapest placement that takes all of them, if there is one."""

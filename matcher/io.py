@@ -1,7 +1,8 @@
 """Reading and writing instances: one JSON file or a folder of CSV tables (contract 1.8).
 
 Every fault becomes an ``InvalidInstanceError`` whose problems name the file, the record and the
-field. Writers are atomic (temporary file, then rename) so a killed process never leaves half a file.
+field. Writers are atomic (temporary file, then rename): a killed process never leaves half a
+file.
 This module imports no solver code.
 """
 
@@ -32,8 +33,12 @@ MAX_JSON_DEPTH = 32
 TABLES = ("children", "placements", "outreach_teams", "conflicts", "sibling_groups", "residents")
 LIST_SEPARATOR = ";"
 SINGULAR = {
-    "children": "child", "placements": "placement", "outreach_teams": "outreach team",
-    "conflicts": "conflict", "sibling_groups": "sibling_group", "distances": "distance",
+    "children": "child",
+    "placements": "placement",
+    "outreach_teams": "outreach team",
+    "conflicts": "conflict",
+    "sibling_groups": "sibling_group",
+    "distances": "distance",
 }
 
 
@@ -62,9 +67,7 @@ def _problems_from(error: ValidationError, raw: Any, file: str) -> list[Problem]
     for detail in error.errors():
         cause = detail.get("ctx", {}).get("error")
         if isinstance(cause, ReferenceProblems):
-            problems.extend(
-                Problem(file, p.record, p.field, p.message) for p in cause.problems
-            )
+            problems.extend(Problem(file, p.record, p.field, p.message) for p in cause.problems)
             continue
         record, field = _record_label(raw, tuple(detail["loc"]))
         problems.append(Problem(file, record, field, detail["msg"]))
@@ -89,7 +92,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise InvalidInstanceError([Problem(str(path), "", "", f"cannot read: {error.strerror}")])
+        raise InvalidInstanceError(
+            [Problem(str(path), "", "", f"cannot read: {error.strerror}")]
+        ) from None
     if size > MAX_INPUT_BYTES:
         raise InvalidInstanceError(
             [Problem(str(path), "", "", f"file is {size} bytes, over the {MAX_INPUT_BYTES} limit")]
@@ -117,7 +122,9 @@ def _depth(value: Any, limit: int) -> int:
         deepest = max(deepest, depth)
         if deepest > limit:
             return deepest
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
         stack.extend((child, depth + 1) for child in children)
     return deepest
 
@@ -131,7 +138,9 @@ def _parse_json(text: str, file: str) -> Any:
         raise InvalidInstanceError([Problem(file, "", "", "JSON is nested too deeply")]) from None
     except json.JSONDecodeError as error:
         where = f" (line {error.lineno}, column {error.colno})"
-        raise InvalidInstanceError([Problem(file, "", "", f"invalid JSON{where}: {error.msg}")]) from None
+        raise InvalidInstanceError(
+            [Problem(file, "", "", f"invalid JSON{where}: {error.msg}")]
+        ) from None
     if _depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise InvalidInstanceError(
             [Problem(file, "", "", f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")]
@@ -251,7 +260,15 @@ def _plain_record(row: dict[str, str]) -> dict[str, Any]:
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "children": ("id", "age", "sex", "lat", "lon", "status"),
     "placements": (
-        "id", "provider", "type", "sector", "lat", "lon", "in_area", "capacity", "weekly_cost",
+        "id",
+        "provider",
+        "type",
+        "sector",
+        "lat",
+        "lon",
+        "in_area",
+        "capacity",
+        "weekly_cost",
     ),
     "outreach_teams": ("id", "lat", "lon", "radius_km", "capacity", "weekly_cost"),
     "conflicts": ("a", "b"),
@@ -416,22 +433,40 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
     needs = list(instance.meta.needs)
     children = [
         {
-            "id": c.id, "age": c.age, "sex": c.sex, "lat": c.location.lat, "lon": c.location.lon,
-            "status": c.status, "current_placement": c.current_placement,
-            "allowed_types": _join(c.allowed_types), "return_home": c.return_home,
-            "requires_outreach": c.requires_outreach, "requires_sole": c.requires_sole,
-            "max_distance_km": c.max_distance_km, "priority": c.priority,
-            "sibling_group": c.sibling_group, **_level_columns("need.", needs, c.needs),
+            "id": c.id,
+            "age": c.age,
+            "sex": c.sex,
+            "lat": c.location.lat,
+            "lon": c.location.lon,
+            "status": c.status,
+            "current_placement": c.current_placement,
+            "allowed_types": _join(c.allowed_types),
+            "return_home": c.return_home,
+            "requires_outreach": c.requires_outreach,
+            "requires_sole": c.requires_sole,
+            "max_distance_km": c.max_distance_km,
+            "priority": c.priority,
+            "sibling_group": c.sibling_group,
+            **_level_columns("need.", needs, c.needs),
         }
         for c in instance.children
     ]
     placements = [
         {
-            "id": p.id, "provider": p.provider, "type": p.type, "sector": p.sector,
-            "lat": p.location.lat, "lon": p.location.lon, "in_area": p.in_area,
-            "capacity": p.capacity, "age_min": p.age_min, "age_max": p.age_max,
-            "sexes": _join(list(p.sexes)), "weekly_cost": p.weekly_cost,
-            "block_beds": p.block_beds, "block_weekly_cost": p.block_weekly_cost,
+            "id": p.id,
+            "provider": p.provider,
+            "type": p.type,
+            "sector": p.sector,
+            "lat": p.location.lat,
+            "lon": p.location.lon,
+            "in_area": p.in_area,
+            "capacity": p.capacity,
+            "age_min": p.age_min,
+            "age_max": p.age_max,
+            "sexes": _join(list(p.sexes)),
+            "weekly_cost": p.weekly_cost,
+            "block_beds": p.block_beds,
+            "block_weekly_cost": p.block_weekly_cost,
             **_level_columns("meets.", needs, p.meets),
             **_level_columns("cost_uplift.", needs, p.cost_uplift),
         }
@@ -444,8 +479,13 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
     ]
     teams = [
         {
-            "id": t.id, "lat": t.location.lat, "lon": t.location.lon, "radius_km": t.radius_km,
-            "capacity": t.capacity, "weekly_cost": t.weekly_cost, "uplift": t.uplift,
+            "id": t.id,
+            "lat": t.location.lat,
+            "lon": t.location.lon,
+            "radius_km": t.radius_km,
+            "capacity": t.capacity,
+            "weekly_cost": t.weekly_cost,
+            "uplift": t.uplift,
             "needs": _join(t.needs),
         }
         for t in instance.outreach_teams
@@ -491,4 +531,3 @@ def write_instance(instance: Instance, path: str | os.PathLike[str]) -> None:
         write_instance_json(instance, path)
     else:
         write_bundle(instance, path)
-

@@ -108,7 +108,9 @@ def _action(instance: Instance, child_id: str, placement: str | None) -> str:
 def make_plan(
     instance: Instance, cands: Candidates, outcomes: dict[str, Outcome], rank: int
 ) -> Plan:
-    """Evaluate ``outcomes`` exactly into a Plan (block beds go to stays first, then input order)."""
+    """Evaluate ``outcomes`` exactly into a Plan.
+
+    Block beds go to staying children first, then in input order."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
     km_of = {(o.child, o.placement): o.km for opts in cands.options.values() for o in opts}
@@ -168,7 +170,10 @@ def changes_between(best: Plan, other: Plan) -> list[dict[str, Any]]:
     return [
         {
             "child": row.child,
-            "best": {"placement": best_rows[row.child].placement, "action": best_rows[row.child].action},
+            "best": {
+                "placement": best_rows[row.child].placement,
+                "action": best_rows[row.child].action,
+            },
             "this": {"placement": row.placement, "action": row.action},
         }
         for row in other.assignments

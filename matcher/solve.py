@@ -133,7 +133,8 @@ def solve_model(
 def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
     """Turn the hinted plan into a full hint: CP-SAT fixes every hinted variable and fills in the
     rest (block-bed counts, split flags, presence literals), so the search starts from a complete
-    solution. Returns False, leaving the partial hint, if the hint is infeasible or time runs out."""
+    solution. Returns False, leaving the partial hint, if the hint is infeasible or time runs
+    out."""
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_deterministic_time = max(time_limit, 0.01)
@@ -220,8 +221,12 @@ def solve(
         if rank > 1 and wall_left <= 0.05:
             break
         solver, status, first_solution_s = solve_model(
-            pm, settings, wall_left * share, (settings.time_limit - deterministic_used) * share,
-            rank=rank, on_progress=on_progress,
+            pm,
+            settings,
+            wall_left * share,
+            (settings.time_limit - deterministic_used) * share,
+            rank=rank,
+            on_progress=on_progress,
         )
         deterministic_used += solver.deterministic_time
         if settings.reproducible and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
@@ -239,8 +244,9 @@ def solve(
         hint_plan(pm, outcomes)
     assert report is not None  # the loop always runs rank 1
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
-    report = SolverReport(**{**report.__dict__, "mode": mode,
-                             "wall_time_s": round(time.perf_counter() - started, 3)})
+    report = SolverReport(
+        **{**report.__dict__, "mode": mode, "wall_time_s": round(time.perf_counter() - started, 3)}
+    )
     return Result(instance.meta.name, instance_sha256, report, plans)
 
 

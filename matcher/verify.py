@@ -120,7 +120,9 @@ class PlanChecker:
             team = self.instance.team_by_id.get(team_id) if team_id else None
             if where is None:
                 if team is not None:
-                    self.fail("outreach_required", record, "an unplaced child holds no outreach slot")
+                    self.fail(
+                        "outreach_required", record, "an unplaced child holds no outreach slot"
+                    )
                 continue
             if where == "home":
                 self.check_home(child, team)
@@ -180,7 +182,9 @@ class PlanChecker:
         )
         if km > team.radius_km:
             self.fail(
-                "outreach_required", f"child {child.id}", f"{placement.id} is {km:.1f} km from {team.id}"
+                "outreach_required",
+                f"child {child.id}",
+                f"{placement.id} is {km:.1f} km from {team.id}",
             )
 
     def check_placements(self, occupants: dict[str, list[Child]]) -> None:
@@ -190,13 +194,17 @@ class PlanChecker:
             record = f"placement {placement_id}"
             everyone: list[Child | Resident] = [*placement.residents, *ours]
             if len(everyone) > placement.capacity:
-                self.fail("capacity", record, f"{len(everyone)} occupants, {placement.capacity} beds")
+                self.fail(
+                    "capacity", record, f"{len(everyone)} occupants, {placement.capacity} beds"
+                )
             for child in ours:
                 if child.requires_sole and len(everyone) > 1:
                     self.fail("sole_occupancy", record, f"child {child.id} must live alone")
             mine = {id(c) for c in ours}
             pairs = [
-                (x, y) for i, x in enumerate(everyone) for y in everyone[i + 1 :]
+                (x, y)
+                for i, x in enumerate(everyone)
+                for y in everyone[i + 1 :]
                 if id(x) in mine or id(y) in mine
             ]
             if rules.hsb_no_younger:
@@ -206,8 +214,14 @@ class PlanChecker:
                             self.fail("hsb_no_younger", record, "a younger occupant shares")
             for rule in rules.incompatible_needs:
                 for x, y in pairs:
-                    a_b = x.needs.get(rule.a, 0) >= rule.min_level and y.needs.get(rule.b, 0) >= rule.min_level
-                    b_a = y.needs.get(rule.a, 0) >= rule.min_level and x.needs.get(rule.b, 0) >= rule.min_level
+                    a_b = (
+                        x.needs.get(rule.a, 0) >= rule.min_level
+                        and y.needs.get(rule.b, 0) >= rule.min_level
+                    )
+                    b_a = (
+                        y.needs.get(rule.a, 0) >= rule.min_level
+                        and x.needs.get(rule.b, 0) >= rule.min_level
+                    )
                     if a_b or b_a:
                         self.fail("incompatible_needs", record, f"{rule.a} with {rule.b}")
             for limit in rules.max_per_placement:
@@ -231,12 +245,18 @@ class PlanChecker:
             members = [c.id for c in self.instance.children if c.sibling_group == group.id]
             outcomes = {self.rows[m]["placement"] for m in members}
             if group.together == "required" and len(outcomes) > 1:
-                self.fail("sibling_groups", f"group {group.id}", f"split over {sorted(map(str, outcomes))}")
+                self.fail(
+                    "sibling_groups",
+                    f"group {group.id}",
+                    f"split over {sorted(map(str, outcomes))}",
+                )
 
     def moved(self) -> list[Child]:
         return [
-            c for c in self.instance.children
-            if c.status in ("settled", "at_risk") and not self.is_stay(c, self.rows[c.id]["placement"])
+            c
+            for c in self.instance.children
+            if c.status in ("settled", "at_risk")
+            and not self.is_stay(c, self.rows[c.id]["placement"])
         ]
 
     def check_limits(self) -> None:
@@ -249,7 +269,7 @@ class PlanChecker:
             self.fail("weekly_budget", "plan", f"£{sum(spent.values())} over budget £{budget}")
 
     def marginal_costs(self) -> dict[str, int]:
-        """Each child's weekly money; block beds cover stays first, then input order (documented)."""
+        """Each child's weekly money; block beds cover stays first, then input order (README)."""
         block = {p.id: p.block_beds for p in self.instance.placements}
         order = sorted(
             self.instance.children, key=lambda c: not self.is_stay(c, self.rows[c.id]["placement"])
@@ -297,9 +317,14 @@ class PlanChecker:
             terms[f"move_{child.status}"] += getattr(w, f"move_{child.status}")
         for group in self.instance.sibling_groups:
             members = [c.id for c in self.instance.children if c.sibling_group == group.id]
-            if group.together == "preferred" and len({self.rows[m]["placement"] for m in members}) > 1:
+            if (
+                group.together == "preferred"
+                and len({self.rows[m]["placement"] for m in members}) > 1
+            ):
                 terms["sibling_split"] += w.sibling_split
-        terms["block_fixed"] += sum(p.block_beds * p.block_weekly_cost for p in self.instance.placements)
+        terms["block_fixed"] += sum(
+            p.block_beds * p.block_weekly_cost for p in self.instance.placements
+        )
         return dict(terms)
 
     def check_objective(self) -> None:
@@ -309,16 +334,25 @@ class PlanChecker:
         for name in set(expected) | set(reported):
             if abs(expected.get(name, 0.0) - float(reported.get(name, 0.0))) > tolerance:
                 self.fail(
-                    "objective", f"term {name}",
+                    "objective",
+                    f"term {name}",
                     f"reported {reported.get(name, 0.0)}, recomputed {expected.get(name, 0.0):.2f}",
                 )
         total = sum(expected.values())
         if abs(total - float(self.plan.get("objective", math.nan))) > tolerance:
-            self.fail("objective", "plan", f"reported {self.plan.get('objective')}, recomputed {total:.2f}")
+            self.fail(
+                "objective",
+                "plan",
+                f"reported {self.plan.get('objective')}, recomputed {total:.2f}",
+            )
         money = self.marginal_costs()
         for child_id, row in self.rows.items():
             if row.get("weekly_cost") != money[child_id]:
-                self.fail("objective", f"child {child_id}", f"weekly_cost {row.get('weekly_cost')} != {money[child_id]}")
+                self.fail(
+                    "objective",
+                    f"child {child_id}",
+                    f"weekly_cost {row.get('weekly_cost')} != {money[child_id]}",
+                )
             self.check_action(self.instance.child_by_id[child_id], row)
         fixed = sum(p.block_beds * p.block_weekly_cost for p in self.instance.placements)
         if self.plan.get("weekly_cost") != sum(money.values()) + fixed:
@@ -335,7 +369,9 @@ class PlanChecker:
         else:
             expected = "new" if child.status == "new" else "move"
         if row.get("action") != expected:
-            self.fail("plan", f"child {child.id}", f"action {row.get('action')!r}, expected {expected!r}")
+            self.fail(
+                "plan", f"child {child.id}", f"action {row.get('action')!r}, expected {expected!r}"
+            )
 
 
 def check_plan(instance: Instance, plan: dict[str, Any]) -> list[Violation]:

@@ -20,22 +20,40 @@ def child(cid: str, age: int = 12, status: str = "new", **fields: Any) -> dict[s
 
 def place(pid: str, capacity: int = 1, cost: int = 500, **fields: Any) -> dict[str, Any]:
     record = {
-        "id": pid, "provider": "test", "type": "foster", "sector": "in_house", "location": HERE,
-        "in_area": True, "capacity": capacity, "weekly_cost": cost,
+        "id": pid,
+        "provider": "test",
+        "type": "foster",
+        "sector": "in_house",
+        "location": HERE,
+        "in_area": True,
+        "capacity": capacity,
+        "weekly_cost": cost,
     }
     record.update(fields)
     return record
 
 
 def team(tid: str, capacity: int = 5, **fields: Any) -> dict[str, Any]:
-    record = {"id": tid, "location": HERE, "radius_km": 10, "capacity": capacity, "weekly_cost": 660}
+    record = {
+        "id": tid,
+        "location": HERE,
+        "radius_km": 10,
+        "capacity": capacity,
+        "weekly_cost": 660,
+    }
     record.update(fields)
     return record
 
 
-def instance(children: list[dict[str, Any]], placements: list[dict[str, Any]], **sections: Any) -> Instance:
-    document = {"meta": {"name": "test", "as_of": "2026-11-26"}, "children": children,
-                "placements": placements, **sections}
+def instance(
+    children: list[dict[str, Any]], placements: list[dict[str, Any]], **sections: Any
+) -> Instance:
+    document = {
+        "meta": {"name": "test", "as_of": "2026-11-26"},
+        "children": children,
+        "placements": placements,
+        **sections,
+    }
     return Instance.model_validate(document)
 
 

@@ -22,8 +22,18 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_solve_prints_a_summary_and_writes_a_checkable_plan(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    code, stdout, _ = run("solve", TINY, "--out", str(plan), "--csv-out", str(tmp_path / "csv"),
-                          "--mode", "fast", "--time-limit", "10")
+    code, stdout, _ = run(
+        "solve",
+        TINY,
+        "--out",
+        str(plan),
+        "--csv-out",
+        str(tmp_path / "csv"),
+        "--mode",
+        "fast",
+        "--time-limit",
+        "10",
+    )
     assert code == 0
     assert "OPTIMAL" in stdout and "plan 1: objective £6,700.00" in stdout
     document = json.loads(plan.read_text())
@@ -68,8 +78,9 @@ def test_unreadable_plan_file_exits_2(tmp_path: Path) -> None:
 
 def test_generate_convert_validate_schema(tmp_path: Path) -> None:
     generated = tmp_path / "g.json"
-    code, stdout, _ = run("generate", "--shape", "tight", "--children", "25", "--seed", "4",
-                          "--out", str(generated))
+    code, stdout, _ = run(
+        "generate", "--shape", "tight", "--children", "25", "--seed", "4", "--out", str(generated)
+    )
     assert code == 0 and "25 children" in stdout
     code, _, _ = run("convert", str(generated), str(tmp_path / "bundle"))
     assert code == 0 and (tmp_path / "bundle" / "children.csv").exists()
@@ -89,7 +100,9 @@ def test_generation_is_reproducible(tmp_path: Path) -> None:
 
 def test_python_cli_py_runs_from_a_checkout() -> None:
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "validate", TINY], capture_output=True, text=True,
+        [sys.executable, str(ROOT / "cli.py"), "validate", TINY],
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert completed.returncode == 0 and "valid" in completed.stdout

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import pytest
 from helpers import best_plan, child, instance, place, team
 
+from matcher import verify
 from matcher.cpsat import FAMILY_NAMES
 from matcher.instance import Instance
-from matcher import verify
 from matcher.verify import check_plan
 
 POLICY_RULES = {"rules": {"hsb_no_younger": False}}
@@ -58,8 +58,10 @@ def ending_placement() -> Instance:
 
 def max_moves() -> Instance:
     return instance(
-        [child("A", status="settled", current_placement="P1"),
-         child("B", status="settled", current_placement="P2")],
+        [
+            child("A", status="settled", current_placement="P1"),
+            child("B", status="settled", current_placement="P2"),
+        ],
         [place("P1", cost=9000), place("P2", cost=9000), place("Q", capacity=2, cost=500)],
         policy={"max_moves": 1},
     )
@@ -94,8 +96,11 @@ def max_per_placement() -> Instance:
     return instance(
         [child("A", needs={"exploitation_risk": 2}), child("B", needs={"exploitation_risk": 2})],
         [place("P", capacity=2, meets={"exploitation_risk": 2})],
-        policy={"rules": {"max_per_placement": [
-            {"need": "exploitation_risk", "min_level": 2, "max": 1}]}},
+        policy={
+            "rules": {
+                "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}]
+            }
+        },
     )
 
 
@@ -103,7 +108,11 @@ def incompatible_needs() -> Instance:
     return instance(
         [child("A", needs={"aggression": 1}), child("B", needs={"disability": 1})],
         [place("P", capacity=2, meets={"aggression": 1, "disability": 1})],
-        policy={"rules": {"incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 1}]}},
+        policy={
+            "rules": {
+                "incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 1}]
+            }
+        },
     )
 
 
@@ -114,9 +123,20 @@ def weekly_budget() -> Instance:
 CASES: dict[str, Callable[[], Instance]] = {
     f.__name__: f
     for f in (
-        eligibility, capacity, outreach_required, return_home, outreach_capacity,
-        ending_placement, max_moves, sole_occupancy, conflicts, sibling_groups, hsb_no_younger,
-        max_per_placement, incompatible_needs, weekly_budget,
+        eligibility,
+        capacity,
+        outreach_required,
+        return_home,
+        outreach_capacity,
+        ending_placement,
+        max_moves,
+        sole_occupancy,
+        conflicts,
+        sibling_groups,
+        hsb_no_younger,
+        max_per_placement,
+        incompatible_needs,
+        weekly_budget,
     )
 }
 
@@ -152,14 +172,18 @@ def test_hsb_rule_counts_residents_both_ways() -> None:
 
 def test_residents_breaking_a_rule_among_themselves_do_not_block_others() -> None:
     residents = [{"age": 15, "sex": "M", "needs": {"exploitation_risk": 3}}] * 2
-    rule = {"rules": {"max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}]}}
+    rule = {
+        "rules": {"max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}]}
+    }
     data = instance([child("A")], [place("P", capacity=3, residents=residents)], policy=rule)
     plan = best_plan(data)
     assert plan is not None and plan.assignments[0].placement == "P"
 
 
 def test_child_with_both_incompatible_needs_may_live_alone_with_it() -> None:
-    rule = {"rules": {"incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 1}]}}
+    rule = {
+        "rules": {"incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 1}]}
+    }
     both = {"aggression": 1, "disability": 1}
     data = instance([child("A", needs=both)], [place("P", capacity=2, meets=both)], policy=rule)
     plan = best_plan(data)
@@ -168,8 +192,10 @@ def test_child_with_both_incompatible_needs_may_live_alone_with_it() -> None:
 
 def test_stay_is_eligible_whatever_the_tests_say_but_supported_is_16_plus() -> None:
     data = instance(
-        [child("A", age=12, status="settled", current_placement="P", needs={"aggression": 3}),
-         child("B", age=15, status="settled", current_placement="S")],
+        [
+            child("A", age=12, status="settled", current_placement="P", needs={"aggression": 3}),
+            child("B", age=15, status="settled", current_placement="S"),
+        ],
         [place("P"), place("S", type="supported", age_min=16)],
     )
     plan = best_plan(data)

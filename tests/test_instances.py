@@ -1,4 +1,4 @@
-"""Known answers: the hand-solved tiny instance and the shared examples proven by an exact solver."""
+"""Known answers: the hand-solved tiny instance and the shared examples an exact solver proved."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ def test_tiny_reaches_the_hand_worked_optimum() -> None:
     plan = result.plans[0]
     assert plan.objective == 6700
     assert {a.child: a.placement for a in plan.assignments} == {
-        "A": "FC1", "B": "FC2", "C": "RH1", "D": "FC2",
+        "A": "FC1",
+        "B": "FC2",
+        "C": "RH1",
+        "D": "FC2",
     }
     assert plan.terms["placement_cost"] == 6000
     assert plan.terms["distance"] == 450
@@ -46,7 +49,9 @@ def test_shared_examples_reach_their_proven_optimum(
 
 def test_ranked_plans_differ_and_are_ordered() -> None:
     data = read_instance(ROOT / "instances" / "small.json")
-    result = solve(data, SolveSettings(time_limit=30, plans=3, min_difference=2, reproducible=False))
+    result = solve(
+        data, SolveSettings(time_limit=30, plans=3, min_difference=2, reproducible=False)
+    )
     assert len(result.plans) == 3
     objectives = [plan.objective for plan in result.plans]
     assert objectives == sorted(objectives)

@@ -51,9 +51,24 @@ def test_every_contract_field_appears_in_some_generated_shape() -> None:
         seen["policy"] |= data.policy.model_dump(exclude_none=True).keys()
         if data.distances:
             seen["policy"].add("distances")
-    assert {"requires_sole", "return_home", "requires_outreach", "max_distance_km", "priority", "sibling_group",
-            "allowed_types", "current_placement"} <= seen["child"]
-    assert {"residents", "block_beds", "block_weekly_cost", "cost_uplift", "sexes", "meets"} <= seen["placement"]
+    assert {
+        "requires_sole",
+        "return_home",
+        "requires_outreach",
+        "max_distance_km",
+        "priority",
+        "sibling_group",
+        "allowed_types",
+        "current_placement",
+    } <= seen["child"]
+    assert {
+        "residents",
+        "block_beds",
+        "block_weekly_cost",
+        "cost_uplift",
+        "sexes",
+        "meets",
+    } <= seen["placement"]
     assert {"needs"} <= seen["team"]
     assert {"max_moves", "weekly_budget", "max_distance_km", "distances"} <= seen["policy"]
 
@@ -76,22 +91,64 @@ def _break(edit: Any) -> dict[str, Any]:
 BROKEN = {
     "duplicate child id": (lambda d: d["children"].append(dict(d["children"][0])), "child A", "id"),
     "dangling current placement": (
-        lambda d: d["children"][1].update(current_placement="NOPE"), "child B", "current_placement"),
-    "dangling sibling group": (lambda d: d["children"][0].update(sibling_group="G9"), "child A", "sibling_group"),
+        lambda d: d["children"][1].update(current_placement="NOPE"),
+        "child B",
+        "current_placement",
+    ),
+    "dangling sibling group": (
+        lambda d: d["children"][0].update(sibling_group="G9"),
+        "child A",
+        "sibling_group",
+    ),
     "dangling conflict": (lambda d: d["conflicts"].append({"a": "A", "b": "Z"}), "conflict 1", "b"),
     "dangling distance": (
-        lambda d: d["distances"].append({"child": "A", "placement": "X", "km": 1}), "distance", "placement"),
-    "unknown need key": (lambda d: d["children"][0]["needs"].update(agression=1), "child A", "needs"),
+        lambda d: d["distances"].append({"child": "A", "placement": "X", "km": 1}),
+        "distance",
+        "placement",
+    ),
+    "unknown need key": (
+        lambda d: d["children"][0]["needs"].update(agression=1),
+        "child A",
+        "needs",
+    ),
     "age out of range": (lambda d: d["children"][0].update(age=30), "child A", "age"),
-    "level out of range": (lambda d: d["children"][0]["needs"].update(aggression=4), "child A", "needs.aggression"),
-    "negative capacity": (lambda d: d["placements"][0].update(capacity=-1), "placement FC1", "capacity"),
-    "status without placement": (lambda d: d["children"][1].pop("current_placement"), "child B", "current_placement"),
-    "residents over capacity": (lambda d: d["placements"][2].update(capacity=0), "placement RH1", "residents"),
-    "nan weight": (lambda d: d["policy"]["weights"].update(unplaced=float("nan")), "policy", "weights.unplaced"),
+    "level out of range": (
+        lambda d: d["children"][0]["needs"].update(aggression=4),
+        "child A",
+        "needs.aggression",
+    ),
+    "negative capacity": (
+        lambda d: d["placements"][0].update(capacity=-1),
+        "placement FC1",
+        "capacity",
+    ),
+    "status without placement": (
+        lambda d: d["children"][1].pop("current_placement"),
+        "child B",
+        "current_placement",
+    ),
+    "residents over capacity": (
+        lambda d: d["placements"][2].update(capacity=0),
+        "placement RH1",
+        "residents",
+    ),
+    "nan weight": (
+        lambda d: d["policy"]["weights"].update(unplaced=float("nan")),
+        "policy",
+        "weights.unplaced",
+    ),
     "infinite distance": (lambda d: d["distances"][0].update(km=float("inf")), "distance", "km"),
-    "latitude out of range": (lambda d: d["children"][0]["location"].update(lat=95), "child A", "location.lat"),
+    "latitude out of range": (
+        lambda d: d["children"][0]["location"].update(lat=95),
+        "child A",
+        "location.lat",
+    ),
     "unknown field": (lambda d: d["children"][0].update(nmae="x"), "child A", "nmae"),
-    "age_min above age_max": (lambda d: d["placements"][0].update(age_min=12, age_max=5), "placement FC1", "age_min"),
+    "age_min above age_max": (
+        lambda d: d["placements"][0].update(age_min=12, age_max=5),
+        "placement FC1",
+        "age_min",
+    ),
 }
 
 
@@ -110,8 +167,13 @@ def test_bad_json_names_file_record_and_field(tmp_path: Path, defect: str) -> No
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (b"{not json", "invalid JSON"), (b"\xff\xfe\x00garbage", "UTF-8"),
-     (b"[1, 2]", "JSON object"), (b"[" * 100 + b"]" * 100, "nested")],
+    [
+        (b"", "empty"),
+        (b"{not json", "invalid JSON"),
+        (b"\xff\xfe\x00garbage", "UTF-8"),
+        (b"[1, 2]", "JSON object"),
+        (b"[" * 100 + b"]" * 100, "nested"),
+    ],
 )
 def test_unreadable_json_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "bad.json"
@@ -127,7 +189,11 @@ def test_bundle_problems_point_at_the_csv_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInstanceError) as caught:
         read_instance(tmp_path / "b")
     problem = caught.value.problems[0]
-    assert problem.file.endswith("children.csv") and problem.record == "child D" and problem.field == "age"
+    assert (
+        problem.file.endswith("children.csv")
+        and problem.record == "child D"
+        and problem.field == "age"
+    )
 
 
 def test_bundle_missing_column_and_wrong_encoding(tmp_path: Path) -> None:
@@ -136,7 +202,9 @@ def test_bundle_missing_column_and_wrong_encoding(tmp_path: Path) -> None:
     frame = placements.read_text().splitlines()
     header = frame[0].split(",")
     drop = header.index("capacity")
-    placements.write_text("\n".join(",".join(c for k, c in enumerate(r.split(",")) if k != drop) for r in frame))
+    placements.write_text(
+        "\n".join(",".join(c for k, c in enumerate(r.split(",")) if k != drop) for r in frame)
+    )
     with pytest.raises(InvalidInstanceError, match="capacity: required column is missing"):
         read_instance(tmp_path / "b")
     (tmp_path / "b" / "placements.csv").write_bytes("id,provider\nX,caf\xe9\n".encode("latin-1"))

@@ -21,45 +21,92 @@ NEEDS = ["aggression", "harmful_sexual_behaviour", "disability", "exploitation_r
 
 
 @st.composite
-def small_instances(draw: Any, max_children: int = 5, max_places: int = 3, teams: bool = True) -> Instance:
+def small_instances(
+    draw: Any, max_children: int = 5, max_places: int = 3, teams: bool = True
+) -> Instance:
     n_places = draw(st.integers(1, max_places))
     places = []
     for j in range(n_places):
-        places.append({
-            "id": f"P{j}", "provider": "x",
-            "type": draw(st.sampled_from(["foster", "residential", "supported", "assessment"])),
-            "sector": "external", "in_area": draw(st.booleans()),
-            "location": {"lat": 52.6 + draw(st.floats(-0.3, 0.3)), "lon": -1.2 + draw(st.floats(-0.3, 0.3))},
-            "capacity": draw(st.integers(0, 3)), "weekly_cost": draw(st.integers(0, 5000)),
-            "meets": {n: draw(st.integers(0, 3)) for n in NEEDS},
-            "cost_uplift": {"disability": draw(st.integers(0, 200))},
-            "block_beds": draw(st.integers(0, 1)), "block_weekly_cost": draw(st.integers(0, 500)),
-            "residents": draw(st.lists(st.fixed_dictionaries({
-                "age": st.integers(5, 17), "sex": st.sampled_from(["F", "M"]),
-                "needs": st.dictionaries(st.sampled_from(NEEDS), st.integers(0, 3), max_size=2)}),
-                max_size=1)),
-        })
+        places.append(
+            {
+                "id": f"P{j}",
+                "provider": "x",
+                "type": draw(st.sampled_from(["foster", "residential", "supported", "assessment"])),
+                "sector": "external",
+                "in_area": draw(st.booleans()),
+                "location": {
+                    "lat": 52.6 + draw(st.floats(-0.3, 0.3)),
+                    "lon": -1.2 + draw(st.floats(-0.3, 0.3)),
+                },
+                "capacity": draw(st.integers(0, 3)),
+                "weekly_cost": draw(st.integers(0, 5000)),
+                "meets": {n: draw(st.integers(0, 3)) for n in NEEDS},
+                "cost_uplift": {"disability": draw(st.integers(0, 200))},
+                "block_beds": draw(st.integers(0, 1)),
+                "block_weekly_cost": draw(st.integers(0, 500)),
+                "residents": draw(
+                    st.lists(
+                        st.fixed_dictionaries(
+                            {
+                                "age": st.integers(5, 17),
+                                "sex": st.sampled_from(["F", "M"]),
+                                "needs": st.dictionaries(
+                                    st.sampled_from(NEEDS), st.integers(0, 3), max_size=2
+                                ),
+                            }
+                        ),
+                        max_size=1,
+                    )
+                ),
+            }
+        )
     for p in places:
         p["capacity"] = max(p["capacity"], len(p["residents"]))
     n_children = draw(st.integers(1, max_children))
     children = []
     for i in range(n_children):
         status = draw(st.sampled_from(["new", "settled", "at_risk", "ending"]))
-        children.append({
-            "id": f"C{i}", "age": draw(st.integers(0, 19)), "sex": draw(st.sampled_from(["F", "M", "X"])),
-            "location": {"lat": 52.6 + draw(st.floats(-0.3, 0.3)), "lon": -1.2 + draw(st.floats(-0.3, 0.3))},
-            "needs": draw(st.dictionaries(st.sampled_from(NEEDS), st.integers(0, 3), max_size=2)),
-            "status": status,
-            "current_placement": None if status == "new" else draw(st.sampled_from([p["id"] for p in places])),
-            "requires_sole": draw(st.booleans()), "return_home": teams and draw(st.booleans()),
-            "requires_outreach": teams and draw(st.integers(0, 5)) == 0,
-            "priority": draw(st.integers(1, 3)),
-            "max_distance_km": draw(st.none() | st.floats(5, 60)),
-            "sibling_group": draw(st.none() | st.sampled_from(["G0"])),
-        })
-    outreach = [{"id": "T0", "location": {"lat": 52.6, "lon": -1.2}, "radius_km": draw(st.floats(0, 40)),
-                 "capacity": draw(st.integers(0, 2)), "weekly_cost": 660, "uplift": 1}] if teams else []
-    conflicts = [{"a": "C0", "b": f"C{n_children - 1}"}] if n_children > 1 and draw(st.booleans()) else []
+        children.append(
+            {
+                "id": f"C{i}",
+                "age": draw(st.integers(0, 19)),
+                "sex": draw(st.sampled_from(["F", "M", "X"])),
+                "location": {
+                    "lat": 52.6 + draw(st.floats(-0.3, 0.3)),
+                    "lon": -1.2 + draw(st.floats(-0.3, 0.3)),
+                },
+                "needs": draw(
+                    st.dictionaries(st.sampled_from(NEEDS), st.integers(0, 3), max_size=2)
+                ),
+                "status": status,
+                "current_placement": None
+                if status == "new"
+                else draw(st.sampled_from([p["id"] for p in places])),
+                "requires_sole": draw(st.booleans()),
+                "return_home": teams and draw(st.booleans()),
+                "requires_outreach": teams and draw(st.integers(0, 5)) == 0,
+                "priority": draw(st.integers(1, 3)),
+                "max_distance_km": draw(st.none() | st.floats(5, 60)),
+                "sibling_group": draw(st.none() | st.sampled_from(["G0"])),
+            }
+        )
+    outreach = (
+        [
+            {
+                "id": "T0",
+                "location": {"lat": 52.6, "lon": -1.2},
+                "radius_km": draw(st.floats(0, 40)),
+                "capacity": draw(st.integers(0, 2)),
+                "weekly_cost": 660,
+                "uplift": 1,
+            }
+        ]
+        if teams
+        else []
+    )
+    conflicts = (
+        [{"a": "C0", "b": f"C{n_children - 1}"}] if n_children > 1 and draw(st.booleans()) else []
+    )
     document = {
         "meta": {"name": "random", "as_of": "2026-11-26", "needs": NEEDS},
         "policy": {
@@ -67,13 +114,19 @@ def small_instances(draw: Any, max_children: int = 5, max_places: int = 3, teams
             "weekly_budget": draw(st.none() | st.integers(0, 8000)),
             "rules": {
                 "max_per_placement": [{"need": "exploitation_risk", "min_level": 2, "max": 1}],
-                "incompatible_needs": [{"a": "aggression", "b": "disability", "min_level": 2},
-                                       {"a": "exploitation_risk", "b": "exploitation_risk", "min_level": 3}],
+                "incompatible_needs": [
+                    {"a": "aggression", "b": "disability", "min_level": 2},
+                    {"a": "exploitation_risk", "b": "exploitation_risk", "min_level": 3},
+                ],
             },
         },
-        "children": children, "placements": places, "outreach_teams": outreach,
+        "children": children,
+        "placements": places,
+        "outreach_teams": outreach,
         "conflicts": conflicts,
-        "sibling_groups": [{"id": "G0", "together": draw(st.sampled_from(["required", "preferred"]))}],
+        "sibling_groups": [
+            {"id": "G0", "together": draw(st.sampled_from(["required", "preferred"]))}
+        ],
     }
     return Instance.model_validate(document)
 
@@ -100,7 +153,10 @@ def _brute_force_optimum(data: Instance) -> float | None:
     choices = [None, *(p.id for p in data.placements)]
     best = None
     for combo in itertools.product(choices, repeat=len(data.children)):
-        rows = [{"child": c.id, "placement": where, "outreach": None} for c, where in zip(data.children, combo, strict=True)]
+        rows = [
+            {"child": c.id, "placement": where, "outreach": None}
+            for c, where in zip(data.children, combo, strict=True)
+        ]
         checker = PlanChecker(data, {"assignments": rows})
         checker.read_rows()
         occupants = checker.check_each_child()

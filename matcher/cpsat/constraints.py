@@ -7,7 +7,8 @@ decides which assignment variables exist at all (see ``matcher.eligibility``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -39,6 +40,19 @@ class Context:
     def occupants(self, placement: str) -> list[tuple[Child, cp_model.IntVar]]:
         """Our children who may be placed at ``placement``, with their assignment variables."""
         return self._occupants.get(placement, [])
+
+    def with_need(self, need: str, level: int) -> frozenset[str]:
+        """Ids of our children with ``need`` at ``level`` or above (computed once per pair)."""
+        key = (need, level)
+        if key not in self._with_need:
+            self._with_need[key] = frozenset(
+                c.id for c in self.instance.children if c.needs.get(need, 0) >= level
+            )
+        return self._with_need[key]
+
+    @cached_property
+    def _with_need(self) -> dict[tuple[str, int], frozenset[str]]:
+        return {}
 
 
 def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
@@ -182,10 +196,11 @@ def hsb_no_younger(ctx: Context) -> None:
         )
         youngest_resident = min((r.age for r in placement.residents), default=99)
         watchers: list[tuple[Child, cp_model.IntVar]] = []
+        with_hsb = ctx.with_need(need, 1)
         for child, var in occupants:
             if child.age < oldest_hsb_resident:
                 ctx.model.add(var == 0)
-            elif child.needs.get(need, 0) >= 1:
+            elif child.id in with_hsb:
                 if youngest_resident < child.age:
                     ctx.model.add(var == 0)
                 else:
@@ -201,9 +216,9 @@ def hsb_no_younger(ctx: Context) -> None:
             ctx.model.add_implication(younger[lower], younger[upper])
         below: dict[int, list[cp_model.IntVar]] = {}
         for child, var in occupants:
-            first_above = next((age for age in ages if age > child.age), None)
-            if first_above is not None:
-                below.setdefault(first_above, []).append(var)
+            link = bisect.bisect_right(ages, child.age)
+            if link < len(ages):
+                below.setdefault(ages[link], []).append(var)
         for age, members in below.items():
             ctx.model.add(_total(members) <= len(members) * younger[age])
         for child, var in watchers:
@@ -214,11 +229,11 @@ def max_per_placement(ctx: Context) -> None:
     """At most ``max`` occupants, residents included, with a need at ``min_level`` or above."""
     for rule in ctx.instance.policy.rules.max_per_placement:
         for placement in ctx.instance.placements:
-            residents = sum(r.needs.get(rule.need, 0) >= rule.min_level for r in placement.residents)
-            ours = [
-                var for c, var in ctx.occupants(placement.id)
-                if c.needs.get(rule.need, 0) >= rule.min_level
-            ]
+            residents = sum(
+                r.needs.get(rule.need, 0) >= rule.min_level for r in placement.residents
+            )
+            with_need = ctx.with_need(rule.need, rule.min_level)
+            ours = [var for c, var in ctx.occupants(placement.id) if c.id in with_need]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
                 ctx.model.add(_total(ours) <= room)
@@ -232,17 +247,15 @@ def incompatible_needs(ctx: Context) -> None:
     child with both is placed. With ``a == b`` every such child is in "both": at most one.
     """
     for index, rule in enumerate(ctx.instance.policy.rules.incompatible_needs):
+        with_a = ctx.with_need(rule.a, rule.min_level)
+        with_b = ctx.with_need(rule.b, rule.min_level)
         for placement in ctx.instance.placements:
             occupants = ctx.occupants(placement.id)
-
-            def has(needs: dict[str, int], key: str) -> bool:
-                return needs.get(key, 0) >= rule.min_level  # noqa: B023 - used inside the loop only
-
-            resident_a = any(has(r.needs, rule.a) for r in placement.residents)
-            resident_b = any(has(r.needs, rule.b) for r in placement.residents)
+            resident_a = any(r.needs.get(rule.a, 0) >= rule.min_level for r in placement.residents)
+            resident_b = any(r.needs.get(rule.b, 0) >= rule.min_level for r in placement.residents)
             only_a, only_b, both = [], [], []
             for child, var in occupants:
-                child_a, child_b = has(child.needs, rule.a), has(child.needs, rule.b)
+                child_a, child_b = child.id in with_a, child.id in with_b
                 if (child_a and resident_b) or (child_b and resident_a):
                     ctx.model.add(var == 0)
                 elif child_a and child_b:

@@ -42,9 +42,7 @@ def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
     proto.offset = constant
 
 
-def objective(
-    instance: Instance, v: Variables
-) -> tuple[list[cp_model.IntVar], list[int], int]:
+def objective(instance: Instance, v: Variables) -> tuple[list[cp_model.IntVar], list[int], int]:
     """The whole objective as (variables, coefficients, constant), in pence."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
@@ -67,7 +65,8 @@ def objective(
             uplift = sum(uplifts.get(n, 0) * lv for n, lv in child.needs.items()) if uplifts else 0
             variables.append(var)
             coefficients.append(
-                fixed[option.placement] + to_pence(uplift)
+                fixed[option.placement]
+                + to_pence(uplift)
                 + to_pence(weights.distance_per_km * option.km)
                 + (0 if option.stay else move)
             )
