@@ -21,6 +21,7 @@ from rich.table import Table
 
 from matcher.exceptions import InvalidPlanError, MatcherError
 from matcher.generate import SHAPES, generate
+from matcher.instance import Instance
 from matcher.io import (
     instance_schema,
     instance_sha256,
@@ -218,11 +219,14 @@ def write_plan_csv(result: Result, folder: Path) -> None:
 @reports_errors
 def validate_command(instance: str) -> None:
     """Check INSTANCE against the contract; exit 2 with every problem found."""
-    data = read_instance(instance)
-    out.print(
-        f"{instance}: valid ({len(data.children)} children, {len(data.placements)} placements, "
-        f"{len(data.outreach_teams)} outreach teams)",
-        markup=False,
+    out.print(f"{instance}: valid ({_describe(read_instance(instance))})", markup=False)
+
+
+def _describe(instance: Instance) -> str:
+    """'60 children, 35 placements, 2 outreach teams': what an instance holds, ids only."""
+    return (
+        f"{len(instance.children)} children, {len(instance.placements)} placements, "
+        f"{len(instance.outreach_teams)} outreach teams"
     )
 
 
@@ -264,11 +268,7 @@ def generate_command(shape: str, children: int, seed: int, out_path: str) -> Non
     """Generate a synthetic instance calibrated on public figures."""
     instance = generate(shape, children, seed)
     write_instance(instance, out_path)
-    out.print(
-        f"{out_path}: {len(instance.children)} children, {len(instance.placements)} "
-        f"placements ({shape}, seed {seed})",
-        markup=False,
-    )
+    out.print(f"{out_path}: {_describe(instance)} ({shape}, seed {seed})", markup=False)
 
 
 @main.command("convert")
