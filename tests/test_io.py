@@ -12,6 +12,7 @@ from matcher.exceptions import InvalidInstanceError
 from matcher.generate import SHAPES, generate
 from matcher.io import (
     canonical_json,
+    instance_from_dict,
     instance_schema,
     read_instance,
     write_bundle,
@@ -210,3 +211,12 @@ def test_bundle_missing_column_and_wrong_encoding(tmp_path: Path) -> None:
     (tmp_path / "b" / "placements.csv").write_bytes("id,provider\nX,caf\xe9\n".encode("latin-1"))
     with pytest.raises(InvalidInstanceError, match="UTF-8"):
         read_instance(tmp_path / "b")
+
+
+def test_the_readme_instance_example_is_valid() -> None:
+    """The JSON example in the README's input section loads: documentation that cannot rot."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index('```json\n{\n  "meta"') + len("```json\n")
+    example = json.loads(readme[start : readme.index("```", start)])
+    data = instance_from_dict(example, "README.md")
+    assert [c.id for c in data.children] == ["C1", "C2"]
