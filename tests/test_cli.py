@@ -106,3 +106,40 @@ def test_python_cli_py_runs_from_a_checkout() -> None:
         check=False,
     )
     assert completed.returncode == 0 and "valid" in completed.stdout
+
+
+def test_infeasible_instance_reports_it_and_writes_a_plan_file_without_plans(
+    tmp_path: Path,
+) -> None:
+    document = {
+        "meta": {"name": "stuck", "as_of": "2026-11-26"},
+        "policy": {"max_moves": 0},
+        "children": [
+            {
+                "id": "A",
+                "age": 12,
+                "sex": "F",
+                "location": {"lat": 52.6, "lon": -1.2},
+                "status": "settled",
+                "current_placement": "P",
+            },
+        ],
+        "placements": [
+            {
+                "id": "P",
+                "provider": "x",
+                "type": "foster",
+                "sector": "in_house",
+                "location": {"lat": 52.6, "lon": -1.2},
+                "in_area": True,
+                "capacity": 0,
+                "weekly_cost": 400,
+            },
+        ],
+    }
+    source, plan = tmp_path / "stuck.json", tmp_path / "plan.json"
+    source.write_text(json.dumps(document))
+    code, stdout, _ = run("solve", str(source), "--out", str(plan), "--quiet")
+    assert code == 0 and "INFEASIBLE" in stdout and "cannot all hold" in stdout
+    written = json.loads(plan.read_text())
+    assert written["solver"]["status"] == "INFEASIBLE" and written["plans"] == []
