@@ -48,7 +48,8 @@ and both shared examples) went from 8.0 s to 2.1 s in all, every one still prove
 FAST_FULL_SUBSOLVERS = ("max_lp", "default_lp")
 """Full-problem workers of ``fast`` mode on one or two workers. CP-SAT's own choice there is
 ``default_lp`` alone, whose light LP left a 300-child county instance (15k pairs) with a negative
-bound after 30 s; with ``max_lp`` (the full linear relaxation) first it was proven optimal in 7 s."""
+bound after 30 s; with ``max_lp`` (the full linear relaxation) first, it was proven optimal in
+7 s."""
 
 
 @dataclass(frozen=True)
