@@ -126,6 +126,12 @@ class Placement(Record):
 
     _levels = field_validator("meets", "cost_uplift")(_drop_zero_levels)
 
+    def uplift_cost(self, needs: dict[str, int]) -> int:
+        """Weekly uplift for a child with ``needs``: cost_uplift[need] per level (contract 1.3)."""
+        if not self.cost_uplift:
+            return 0
+        return sum(self.cost_uplift.get(need, 0) * level for need, level in needs.items())
+
 
 class OutreachTeam(Record):
     """An outreach team that supports children where they live or lets them return home."""

@@ -104,8 +104,8 @@ class _State:
     def money(self, child: Child, option: Option, team: str | None) -> int:
         placement = self.instance.placement_by_id[option.placement]
         fee = 0 if self.block_left[placement.id] > 0 else placement.weekly_cost
-        uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
-        return fee + uplift + (self.instance.team_by_id[team].weekly_cost if team else 0)
+        team_fee = self.instance.team_by_id[team].weekly_cost if team else 0
+        return fee + placement.uplift_cost(child.needs) + team_fee
 
     def try_place(self, child: Child, option: Option) -> Outcome | None:
         """Place ``child`` at ``option`` if everything still fits; return the outcome or None."""
@@ -149,10 +149,9 @@ def _pair_cost(instance: Instance, child: Child, option: Option) -> float:
     """The option's own cost: fee, uplifts, distance and out-of-area (what a team would compare)."""
     weights = instance.policy.weights
     placement = instance.placement_by_id[option.placement]
-    uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
     return (
         placement.weekly_cost
-        + uplift
+        + placement.uplift_cost(child.needs)
         + weights.distance_per_km * option.km
         + (0 if placement.in_area else weights.out_of_area)
     )
@@ -163,21 +162,23 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
     cands = cands or candidates(instance)
     state = _State.start(instance)
     outcomes: dict[str, Outcome] = {}
+    sorted_options: dict[str, list[Option]] = {}
 
     def usable(child: Child) -> list[Option]:
-        options = [
-            o
-            for o in cands.options[child.id]
-            if not (child.status == "ending" and o.placement == child.current_placement)
-        ]
-        return sorted(options, key=lambda o: (_pair_cost(instance, child, o), o.placement))
+        """The child's options, cheapest first, its ending placement left out (sorted once)."""
+        if child.id not in sorted_options:
+            options = [
+                o
+                for o in cands.options[child.id]
+                if not (child.status == "ending" and o.placement == child.current_placement)
+            ]
+            sorted_options[child.id] = sorted(
+                options, key=lambda o: (_pair_cost(instance, child, o), o.placement)
+            )
+        return sorted_options[child.id]
 
     required = {g.id for g in instance.sibling_groups if g.together == "required"}
-    stays: dict[str, list[Child]] = {}
-    for child in instance.children:
-        key = child.sibling_group if child.sibling_group in required else f"child:{child.id}"
-        stays.setdefault(key, []).append(child)
-    for unit in stays.values():
+    for unit in _units(instance.children, required):
         options = {c.id: next((o for o in cands.options[c.id] if o.stay), None) for c in unit}
         where = {o.placement if o else None for o in options.values()}
         if None in where or len(where) > 1:
@@ -187,12 +188,9 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
             outcomes.update({c.id: p for c, p in zip(unit, placed, strict=True)})
 
     waiting = [c for c in instance.children if c.id not in outcomes]
-    groups: dict[str, list[Child]] = {}
-    for child in waiting:
-        key = child.sibling_group if child.sibling_group is not None else f"child:{child.id}"
-        groups.setdefault(key, []).append(child)
+    every_group = {g.id for g in instance.sibling_groups}
     order = sorted(
-        groups.values(),
+        _units(waiting, every_group),
         key=lambda unit: (
             -max(c.priority for c in unit),
             min(len(cands.options[c.id]) for c in unit),
@@ -211,6 +209,27 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
     return {c.id: outcomes[c.id] for c in instance.children}
 
 
+def _units(children: list[Child], grouped: set[str]) -> list[list[Child]]:
+    """Children as units: members of each sibling group in ``grouped`` together, others alone."""
+    units: dict[str, list[Child]] = {}
+    for child in children:
+        key = child.sibling_group if child.sibling_group in grouped else f"child:{child.id}"
+        units.setdefault(key, []).append(child)
+    return list(units.values())
+
+
+def _ranked_shared(
+    instance: Instance, unit: list[Child], usable: Callable[[Child], list[Option]]
+) -> tuple[dict[str, dict[str, Option]], list[str]]:
+    """Each member's options by placement, and the placements all members share, cheapest first."""
+    by_child = {c.id: {o.placement: o for o in usable(c)} for c in unit}
+    shared = set.intersection(*(set(options) for options in by_child.values()))
+    ranked = sorted(
+        shared, key=lambda p: (sum(_pair_cost(instance, c, by_child[c.id][p]) for c in unit), p)
+    )
+    return by_child, ranked
+
+
 SWAP_OPTIONS = 40
 """How many of the cheapest shared placements are tried for each waiting child or sibling group
 (bounds the work; a moved occupant may go anywhere that costs less than the move saves)."""
@@ -223,21 +242,15 @@ def _free_beds_by_moving(
     beds in one placement by moving occupants elsewhere, when seating them saves more than the
     moves cost (what a placement officer tries next)."""
     instance = state.instance
-    units: dict[str, list[Child]] = {}
-    for child in instance.children:
-        key = child.sibling_group if child.sibling_group is not None else f"child:{child.id}"
-        units.setdefault(key, []).append(child)
+    every_group = {g.id for g in instance.sibling_groups}
     waiting = [
-        unit for unit in units.values() if all(outcomes[c.id].placement is None for c in unit)
+        unit
+        for unit in _units(instance.children, every_group)
+        if all(outcomes[c.id].placement is None for c in unit)
     ]
     waiting.sort(key=lambda unit: (-sum(c.priority for c in unit), unit[0].id))
     for unit in waiting:
-        by_child = {c.id: {o.placement: o for o in usable(c)} for c in unit}
-        shared = set.intersection(*(set(options) for options in by_child.values()))
-        ranked = sorted(
-            shared,
-            key=lambda p: (sum(_pair_cost(instance, c, by_child[c.id][p]) for c in unit), p),
-        )
+        by_child, ranked = _ranked_shared(instance, unit, usable)
         for pid in ranked[:SWAP_OPTIONS]:
             if _make_room(state, unit, {c.id: by_child[c.id][pid] for c in unit}, usable, outcomes):
                 break
@@ -348,12 +361,7 @@ def _place_together(
     outcomes: dict[str, Outcome],
 ) -> bool:
     """Put a sibling group in the cheapest placement that takes all of them, if there is one."""
-    by_child = {c.id: {o.placement: o for o in usable(c)} for c in unit}
-    shared = set.intersection(*(set(options) for options in by_child.values()))
-    ranked = sorted(
-        shared,
-        key=lambda p: (sum(_pair_cost(state.instance, c, by_child[c.id][p]) for c in unit), p),
-    )
+    by_child, ranked = _ranked_shared(state.instance, unit, usable)
     for pid in ranked:
         if state.free[pid] < len(unit):
             continue

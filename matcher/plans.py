@@ -113,7 +113,6 @@ def make_plan(
     Block beds go to staying children first, then in input order."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
-    km_of = {(o.child, o.placement): o.km for opts in cands.options.values() for o in opts}
     terms = dict.fromkeys(TERM_NAMES, 0.0)
     block_left = {p.id: p.block_beds for p in instance.placements}
     order = sorted(
@@ -129,12 +128,12 @@ def make_plan(
             terms["outreach"] += teams[outcome.team].weekly_cost
         if outcome.placement not in (None, HOME):
             placement = placements[outcome.placement]
-            km = km_of[(child.id, placement.id)]
+            km = next(o.km for o in cands.options[child.id] if o.placement == placement.id)
             fee = placement.weekly_cost
             if block_left[placement.id] > 0:
                 block_left[placement.id] -= 1
                 fee = 0
-            uplift = sum(placement.cost_uplift.get(n, 0) * lv for n, lv in child.needs.items())
+            uplift = placement.uplift_cost(child.needs)
             money += fee + uplift
             terms["placement_cost"] += fee
             terms["cost_uplift"] += uplift

@@ -9,10 +9,12 @@ Two search modes, and ``auto`` (the default) to pick one by model size:
   the same instance, seed and worker count give the same plans, whatever else the machine is doing.
   The wall-clock limit is still set as a safety net; if it, rather than the deterministic limit,
   stops a search, the report's ``mode`` says ``reproducible (wall-clock limit hit)``.
-- ``fast``: CP-SAT's default parallel portfolio under a wall-clock limit; usually faster to prove
-  optimality, but two runs that time out may return different plans.
+- ``fast``: CP-SAT's parallel portfolio under a wall-clock limit (on one or two workers with
+  ``FAST_FULL_SUBSOLVERS``); usually faster to prove optimality, but two runs that time out may
+  return different plans.
 - ``auto``: reproducible up to ``PRESOLVE_MAX_VARIABLES`` assignment variables, fast above (on the
-  1,200-child county instance interleaved search finds no plan within 60 s; see the README).
+  1,200-child county instance the wall-clock limit, not the deterministic one, always stopped
+  interleaved search, so the run would not repeat; see the README).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 PRESOLVE_MAX_VARIABLES = 50_000
 """Above this many assignment variables CP-SAT's presolve is skipped. Measured on the 1,200-child
-county instance (300k variables, 2 workers): with presolve, no plan within 60 s (presolve alone took
-55 s); without, a first plan about 6 s after the build. See benchmarks/README.md."""
+county instance (287k variables, 2 workers): with presolve, no plan within 60 s (presolve alone
+took 55 s); without, the search starts at once. See benchmarks/README.md."""
 
 
 INTERLEAVED_SKIP = ("core", "no_lp", "quick_restart_no_lp")
@@ -203,7 +205,7 @@ def hint_plan(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
 def _exclude(pm: PlacementModel, outcomes: dict[str, Outcome], min_difference: int) -> None:
     """Later plans differ from this one in at least ``min_difference`` children's outcomes."""
     same = [pm.variables.outcome(child, o.placement) for child, o in outcomes.items()]
-    pm.model.add(sum(same) <= len(same) - min_difference)
+    pm.model.add(cp_model.LinearExpr.sum(same) <= len(same) - min_difference)
 
 
 def solve(
@@ -247,20 +249,14 @@ def solve(
         outcomes = read_outcomes(pm, solver)
         plan = make_plan(instance, pm.candidates, outcomes, rank)
         if plans:
-            plan = _with_changes(plan, plans[0])
+            plan = replace(plan, changes_from_best=changes_between(plans[0], plan))
         plans.append(plan)
         _exclude(pm, outcomes, settings.min_difference)
         hint_plan(pm, outcomes)
     assert report is not None  # the loop always runs rank 1
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
-    report = SolverReport(
-        **{**report.__dict__, "mode": mode, "wall_time_s": round(time.perf_counter() - started, 3)}
-    )
+    report = replace(report, mode=mode, wall_time_s=round(time.perf_counter() - started, 3))
     return Result(instance.meta.name, instance_sha256, report, plans)
-
-
-def _with_changes(plan: Plan, best: Plan) -> Plan:
-    return Plan(**{**plan.__dict__, "changes_from_best": changes_between(best, plan)})
 
 
 def _report(

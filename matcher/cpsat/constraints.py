@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from ortools.sat.python import cp_model
@@ -28,6 +28,9 @@ class Context:
     instance: Instance
     candidates: Candidates
     v: Variables
+    _with_need: dict[tuple[str, int], frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @cached_property
     def _occupants(self) -> dict[str, list[tuple[Child, cp_model.IntVar]]]:
@@ -50,10 +53,6 @@ class Context:
             )
         return self._with_need[key]
 
-    @cached_property
-    def _with_need(self) -> dict[tuple[str, int], frozenset[str]]:
-        return {}
-
 
 def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
     return cp_model.LinearExpr.sum(variables)
@@ -63,7 +62,8 @@ def _presence(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_m
     """A literal that every one of ``variables`` implies: "one of them is here".
 
     Watchers then imply its negation. That states "no watcher shares with any member" in
-    O(members + watchers) binary clauses, instead of one clause per pair.
+    O(members + watchers) terms instead of one clause per pair; the members' implications are one
+    linear constraint, ``sum(members) <= n * present``, built in one call.
     """
     present = ctx.model.new_bool_var(name)
     ctx.model.add(_total(variables) <= len(variables) * present)
@@ -294,7 +294,7 @@ def marginal_cost(instance: Instance, v: Variables) -> cp_model.LinearExprT:
         needs = instance.child_by_id[child].needs
         for option, var in options:
             placement = placements[option.placement]
-            uplift = sum(placement.cost_uplift.get(n, 0) * level for n, level in needs.items())
+            uplift = placement.uplift_cost(needs)
             fee = 0 if placement.id in v.fees_paid else placement.weekly_cost
             variables.append(var)
             coefficients.append(fee + uplift)

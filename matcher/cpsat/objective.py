@@ -61,8 +61,7 @@ def objective(instance: Instance, v: Variables) -> tuple[list[cp_model.IntVar], 
         variables.append(v.unplaced[child.id])
         coefficients.append(to_pence(weights.unplaced * child.priority) + move)
         for option, var in v.options[child.id]:
-            uplifts = placements[option.placement].cost_uplift
-            uplift = sum(uplifts.get(n, 0) * lv for n, lv in child.needs.items()) if uplifts else 0
+            uplift = placements[option.placement].uplift_cost(child.needs)
             variables.append(var)
             coefficients.append(
                 fixed[option.placement]

@@ -1,8 +1,9 @@
 """Decision variables: one Boolean per eligible child-placement pair, per return home, per slot.
 
 Names follow the OR-Tools habit (``assign[child=C1,placement=H3]``) so a variable can be printed in
-an explanation. Each child has at most one outcome and at most one outreach slot; those two
-structural constraints are added here because every other layer relies on them.
+an explanation. Each child has exactly one outcome (a placement, home, or its ``unplaced``
+literal) and at most one outreach slot; those structural constraints are added here because every
+other layer relies on them.
 """
 
 from __future__ import annotations
