@@ -16,14 +16,11 @@ import sys
 import time
 from typing import Any
 
-from ortools.sat.python import cp_model
-
 from matcher.cpsat import build_model
 from matcher.greedy import greedy_plan
 from matcher.io import read_instance
 from matcher.plans import make_plan
-from matcher.solve import SolveSettings, complete_hint, hint_plan, solve_model
-from matcher.units import to_pounds
+from matcher.solve import SolveSettings, solve
 
 
 def measure(path: str, time_limit: float, workers: int, reproducible: bool, queue: Any) -> None:
@@ -35,34 +32,33 @@ def measure(path: str, time_limit: float, workers: int, reproducible: bool, queu
     build_s = time.perf_counter() - started
     started = time.perf_counter()
     greedy = greedy_plan(instance, pm.candidates)
-    greedy_objective = make_plan(instance, pm.candidates, greedy, rank=1).objective
-    hint_plan(pm, greedy)
-    complete_hint(pm, time_limit / 10)
     greedy_s = time.perf_counter() - started
-    settings = SolveSettings(time_limit=time_limit, workers=workers, reproducible=reproducible)
-    solver, status, first_s = solve_model(pm, settings, time_limit)
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    objective = to_pounds(solver.objective_value) if found else None
-    bound = to_pounds(solver.best_objective_bound) if found else None
-    gap = None if objective is None else (objective - bound) / max(abs(objective), 1e-9)
+    greedy_objective = make_plan(instance, pm.candidates, greedy, rank=1).objective
+    del pm
+    settings = SolveSettings(
+        time_limit=time_limit, workers=workers, plans=1, reproducible=reproducible
+    )
+    report = solve(instance, settings).solver
     queue.put(
         {
             "instance": path,
-            "mode": "reproducible" if reproducible else "fast",
+            "mode": report.mode,
             "workers": workers,
             "children": len(instance.children),
             "placements": len(instance.placements),
-            "variables": len(pm.variables.assign),
+            "pairs": report.assignment_variables,
             "read_s": round(read_s, 2),
-            "build_s": round(build_s, 2),
-            "greedy_and_hint_s": round(greedy_s, 2),
+            "whole_model_build_s": round(build_s, 2),
+            "greedy_s": round(greedy_s, 2),
             "greedy_objective": greedy_objective,
-            "first_solution_s": None if first_s is None else round(first_s, 2),
-            "solve_s": round(solver.wall_time, 2),
-            "status": solver.status_name(status),
-            "objective": objective,
-            "bound": bound,
-            "gap": None if gap is None else round(gap, 6),
+            "prepare_s": round(report.build_time_s, 2),
+            "first_solution_s": report.first_solution_s,
+            "wall_s": report.wall_time_s,
+            "status": report.status,
+            "shortlist_optimal": report.shortlist_optimal,
+            "objective": report.objective,
+            "bound": report.best_bound,
+            "gap": report.gap,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     )

@@ -74,6 +74,9 @@ class SolverReport:
     build_time_s: float
     first_solution_s: float | None
     assignment_variables: int
+    shortlist_optimal: bool = False
+    """True when the plan was proven optimal with each child limited to its shortlist (see
+    ``matcher.solve.SHORTLIST_SIZE``); the whole model's bound is ``best_bound``."""
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,29 @@ Two search modes, and ``auto`` (the default) to pick one by model size:
 - ``fast``: CP-SAT's parallel portfolio under a wall-clock limit (on one or two workers with
   ``FAST_FULL_SUBSOLVERS``); usually faster to prove optimality, but two runs that time out may
   return different plans.
-- ``auto``: reproducible up to ``PRESOLVE_MAX_VARIABLES`` assignment variables, fast above (on the
+- ``auto``: reproducible up to ``LARGE_MODEL_PAIRS`` eligible pairs, fast above (on the
   1,200-child county instance the wall-clock limit, not the deterministic one, always stopped
   interleaved search, so the run would not repeat; see the README).
+
+Large models (above ``LARGE_MODEL_PAIRS`` pairs) are searched on a shortlist: each child's
+``SHORTLIST_SIZE`` cheapest options, a model small enough for presolve and a fast search. Plan 1
+then gets a bound on the whole model: the Lagrangian capacity bound (``matcher.bounds``), and, when
+time allows, a search of the whole model from the shortlist's plan.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ortools.sat.python import cp_model
 
+from matcher.bounds import capacity_bound
 from matcher.cpsat import PlacementModel, build_model
+from matcher.cpsat.objective import option_costs
+from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
@@ -35,10 +43,32 @@ from matcher.units import to_pounds
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
-PRESOLVE_MAX_VARIABLES = 50_000
-"""Above this many assignment variables CP-SAT's presolve is skipped. Measured on the 1,200-child
-county instance (287k variables, 2 workers): with presolve, no plan within 60 s (presolve alone
-took 55 s); without, the search starts at once. See benchmarks/README.md."""
+LARGE_MODEL_PAIRS = 50_000
+"""Above this many eligible child-placement pairs a model is large: the search runs on
+shortlists, and the whole model is searched (without presolve) only for plan 1's bound. Measured
+on the 1,200-child county instance (287k pairs, 2 workers): with presolve, no plan within 60 s
+(presolve alone took 55 s); without, 60 s of search barely improved the greedy plan
+(£1.9005M -> £1.8979M). See benchmarks/README.md."""
+
+SHORTLIST_SIZE = 10
+"""Options per child on a large model's shortlist: its 10 cheapest by objective coefficient, plus
+its stay, the starting plan's choice and the earlier plans' choices. On the county instance the
+shortlist has 13k of 287k pairs, and CP-SAT proved its optimum (£1.8594M) in 27 s."""
+
+PLAN_ONE_SHARE = 0.6
+"""Share of the search time plan 1 gets when more plans are asked for; the others split the rest.
+Plan 1 is the one a team acts on."""
+
+SHORTLIST_SHARE = 0.6
+"""Share of plan 1's time on a large model given to the shortlist; a whole-model search for the
+bound gets the rest if it is at least ``WHOLE_MODEL_MIN_S``."""
+
+WHOLE_MODEL_MIN_S = 20.0
+"""Least time worth a whole-model search: on the county instance building the model and
+completing the hint take ~10 s before the search starts."""
+
+HINT_SHARE = 0.2
+"""Most of the time limit spent completing the starting plan into a full hint (~3 s on county)."""
 
 
 INTERLEAVED_SKIP = ("core", "no_lp", "quick_restart_no_lp")
@@ -65,13 +95,13 @@ class SolveSettings:
     min_difference: int = 1
     reproducible: bool | None = None
     """True: interleaved deterministic search; False: the parallel portfolio; None (auto):
-    reproducible for models up to ``PRESOLVE_MAX_VARIABLES`` assignment variables, else fast."""
+    reproducible for models up to ``LARGE_MODEL_PAIRS`` eligible pairs, else fast."""
 
-    def resolved(self, variables: int) -> SolveSettings:
-        """These settings with ``reproducible`` decided for a model of ``variables`` pairs."""
+    def resolved(self, pairs: int) -> SolveSettings:
+        """These settings with ``reproducible`` decided for a model of ``pairs`` eligible pairs."""
         if self.reproducible is not None:
             return self
-        return replace(self, reproducible=variables <= PRESOLVE_MAX_VARIABLES)
+        return replace(self, reproducible=pairs <= LARGE_MODEL_PAIRS)
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
@@ -87,34 +117,54 @@ class SolveSettings:
 class _Progress(cp_model.CpSolverSolutionCallback):
     """Reports each improving solution to ``callback`` and remembers when the first came."""
 
-    def __init__(self, rank: int, callback: ProgressCallback | None) -> None:
+    def __init__(self, rank: int, callback: ProgressCallback | None, offset: float) -> None:
         super().__init__()
-        self.rank, self.callback = rank, callback
+        self.rank, self.callback, self.offset = rank, callback, offset
         self.first_solution_s: float | None = None
 
     def on_solution_callback(self) -> None:
         if self.first_solution_s is None:
-            self.first_solution_s = self.wall_time
+            self.first_solution_s = self.offset + self.wall_time
         if self.callback is not None:
             self.callback(
                 {
                     "plan": self.rank,
                     "objective": to_pounds(self.objective_value),
                     "bound": to_pounds(self.best_objective_bound),
-                    "wall_time_s": round(self.wall_time, 3),
+                    "wall_time_s": round(self.offset + self.wall_time, 3),
                 }
             )
 
 
+@dataclass(frozen=True)
+class Search:
+    """What a search found, in model units (pence). ``bound`` is a bound on the whole model,
+    never on a shortlist."""
+
+    status: int
+    outcomes: dict[str, Outcome] | None
+    objective: float | None
+    bound: float | None
+    first_solution_s: float | None
+    deterministic_time: float
+    wall_time: float
+    wall_limit_hit: bool
+    shortlist_optimal: bool = False
+
+    @property
+    def status_name(self) -> str:
+        return cp_model.CpSolverStatus(self.status).name
+
+
 def _parameters(
-    settings: SolveSettings, wall: float, deterministic: float, variables: int
+    settings: SolveSettings, wall: float, deterministic: float, presolve: bool
 ) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = settings.workers
     params.random_seed = settings.seed
     params.max_time_in_seconds = max(wall, 0.01)
-    params.cp_model_presolve = variables <= PRESOLVE_MAX_VARIABLES
+    params.cp_model_presolve = presolve
     if settings.reproducible:
         params.interleave_search = True
         params.max_deterministic_time = max(deterministic, 0.01)
@@ -124,7 +174,7 @@ def _parameters(
     return solver
 
 
-def solve_model(
+def search_model(
     pm: PlacementModel,
     settings: SolveSettings,
     wall_limit: float,
@@ -132,13 +182,46 @@ def solve_model(
     *,
     rank: int = 1,
     on_progress: ProgressCallback | None = None,
-) -> tuple[cp_model.CpSolver, int, float | None]:
-    """One CP-SAT search on a built model: the solver, its status, and when the first plan came."""
+    offset: float = 0.0,
+) -> Search:
+    """One CP-SAT search of a built model from its hint (presolve only on models that are not
+    large). ``offset`` is added to the reported times."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
-    solver = _parameters(settings, wall_limit, deterministic, len(pm.variables.assign))
-    progress = _Progress(rank, on_progress)
+    presolve = len(pm.variables.assign) <= LARGE_MODEL_PAIRS
+    solver = _parameters(settings, wall_limit, deterministic, presolve)
+    progress = _Progress(rank, on_progress, offset)
     status = solver.solve(pm.model, progress)
-    return solver, status, progress.first_solution_s
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    stopped = status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID)
+    return Search(
+        status=status,
+        outcomes=read_outcomes(pm, list(solver.response_proto.solution)) if found else None,
+        objective=solver.objective_value if found else None,
+        bound=solver.best_objective_bound if found else None,
+        first_solution_s=progress.first_solution_s,
+        deterministic_time=solver.deterministic_time,
+        wall_time=solver.wall_time,
+        wall_limit_hit=stopped and solver.wall_time >= wall_limit * 0.99,
+    )
+
+
+def shortlist(
+    instance: Instance, cands: Candidates, keep: Sequence[dict[str, Outcome]]
+) -> Candidates:
+    """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
+    the plans in ``keep`` (the starting plan, earlier ranked plans)."""
+    block_fees = {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
+    costs = option_costs(instance, cands, block_fees)
+    options = {}
+    for child, child_options in cands.options.items():
+        wanted = {plan[child].placement for plan in keep if child in plan}
+        ranked = sorted(zip(costs[child], range(len(child_options)), strict=True))
+        chosen = {k for _, k in ranked[:SHORTLIST_SIZE]}
+        chosen |= {
+            k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
+        }
+        options[child] = [child_options[k] for k in sorted(chosen)]
+    return Candidates(options, cands.home_teams)
 
 
 def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
@@ -161,20 +244,18 @@ def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
     return True
 
 
-def read_outcomes(pm: PlacementModel, solver: cp_model.CpSolver) -> dict[str, Outcome]:
-    """Each child's outcome and outreach team in the solver's current solution."""
+def read_outcomes(pm: PlacementModel, values: Sequence[int]) -> dict[str, Outcome]:
+    """Each child's outcome and outreach team in a solution (one value per model variable)."""
     v = pm.variables
     result = {}
     for child in pm.instance.children:
         placement: str | None = None
         for option, var in v.options[child.id]:
-            if solver.boolean_value(var):
+            if values[var.index]:
                 placement = option.placement
-        if child.id in v.home and solver.boolean_value(v.home[child.id]):
+        if child.id in v.home and values[v.home[child.id].index]:
             placement = HOME
-        team = next(
-            (t for t, var in v.slots_of_child[child.id].items() if solver.boolean_value(var)), None
-        )
+        team = next((t for t, var in v.slots_of_child[child.id].items() if values[var.index]), None)
         result[child.id] = Outcome(placement, team if placement is not None else None)
     return result
 
@@ -208,6 +289,61 @@ def _exclude(pm: PlacementModel, outcomes: dict[str, Outcome], min_difference: i
     pm.model.add(cp_model.LinearExpr.sum(same) <= len(same) - min_difference)
 
 
+@dataclass
+class _Run:
+    """One ``solve`` call: the instance, its candidates, the clock, and the plans so far."""
+
+    instance: Instance
+    cands: Candidates
+    settings: SolveSettings
+    started: float
+    on_progress: ProgressCallback | None
+    found: list[dict[str, Outcome]]
+    deterministic_used: float = 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def wall_left(self) -> float:
+        return self.settings.time_limit - self.elapsed()
+
+    def deterministic_left(self) -> float:
+        return self.settings.time_limit - self.deterministic_used
+
+    def share(self, rank: int) -> float:
+        """The share of the time left that plan ``rank`` gets."""
+        plans = self.settings.plans
+        if plans == 1:
+            return 1.0
+        if rank == 1:
+            return PLAN_ONE_SHARE
+        return 1 / (plans - rank + 1)
+
+    def search(self, pm: PlacementModel, rank: int, share: float) -> Search:
+        """Search ``pm`` for plan ``rank`` with ``share`` of the time left."""
+        result = search_model(
+            pm,
+            self.settings,
+            self.wall_left() * share,
+            self.deterministic_left() * share,
+            rank=rank,
+            on_progress=self.on_progress,
+            offset=self.elapsed(),
+        )
+        self.deterministic_used += result.deterministic_time
+        return result
+
+    def starting_model(self, cands: Candidates, start: dict[str, Outcome]) -> PlacementModel:
+        """The model on ``cands`` without the earlier plans, hinted with ``start``."""
+        pm = build_model(self.instance, cands=cands)
+        for plan in self.found:
+            _exclude(pm, plan, self.settings.min_difference)
+        hint_plan(pm, start)
+        if not self.found:
+            complete_hint(pm, self.settings.time_limit * HINT_SHARE)
+        return pm
+
+
 def solve(
     instance: Instance,
     settings: SolveSettings | None = None,
@@ -217,74 +353,143 @@ def solve(
 ) -> Result:
     """Build the model for ``instance`` and return up to ``settings.plans`` ranked plans."""
     started = time.perf_counter()
-    pm = build_model(instance)
-    build_time = time.perf_counter() - started
-    settings = (settings or SolveSettings()).resolved(len(pm.variables.assign))
-    hint_plan(pm, greedy_plan(instance, pm.candidates))
-    complete_hint(pm, settings.time_limit / 10)
+    cands = candidates(instance)
+    pairs = sum(len(options) for options in cands.options.values())
+    settings = (settings or SolveSettings()).resolved(pairs)
+    large = pairs > LARGE_MODEL_PAIRS
+    run = _Run(instance, cands, settings, started, on_progress, found=[])
+    start = greedy_plan(instance, cands)
+    pm = None if large else run.starting_model(cands, start)
+    build_time = run.elapsed()
     plans: list[Plan] = []
     report: SolverReport | None = None
-    deterministic_used = 0.0
     wall_limit_hit = False
     for rank in range(1, settings.plans + 1):
-        share = 1 / (settings.plans - rank + 1)
-        wall_left = settings.time_limit - (time.perf_counter() - started)
-        if rank > 1 and wall_left <= 0.05:
+        if rank > 1 and run.wall_left() <= 0.05:
             break
-        solver, status, first_solution_s = solve_model(
-            pm,
-            settings,
-            wall_left * share,
-            (settings.time_limit - deterministic_used) * share,
-            rank=rank,
-            on_progress=on_progress,
-        )
-        deterministic_used += solver.deterministic_time
-        if settings.reproducible and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
-            wall_limit_hit |= solver.wall_time >= solver.parameters.max_time_in_seconds * 0.99
+        hint = start if rank == 1 else run.found[-1]
+        if large:
+            search = _search_large(run, rank, hint)
+        else:
+            assert pm is not None
+            if rank > 1:
+                hint_plan(pm, hint)
+            search = run.search(pm, rank, run.share(rank))
+        wall_limit_hit |= bool(settings.reproducible) and search.wall_limit_hit
         if rank == 1:
-            report = _report(pm, solver, status, settings, build_time, first_solution_s, started)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            report = _report(search, settings, build_time, pairs, started)
+        if search.outcomes is None:
             break
-        outcomes = read_outcomes(pm, solver)
-        plan = make_plan(instance, pm.candidates, outcomes, rank)
+        plan = make_plan(instance, cands, search.outcomes, rank)
         if plans:
             plan = replace(plan, changes_from_best=changes_between(plans[0], plan))
         plans.append(plan)
-        _exclude(pm, outcomes, settings.min_difference)
-        hint_plan(pm, outcomes)
+        if pm is not None:
+            _exclude(pm, search.outcomes, settings.min_difference)
+        run.found.append(search.outcomes)
     assert report is not None  # the loop always runs rank 1
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
     report = replace(report, mode=mode, wall_time_s=round(time.perf_counter() - started, 3))
+    plans, report = _ranked(plans, report)
     return Result(instance.meta.name, instance_sha256, report, plans)
 
 
+def _ranked(plans: list[Plan], report: SolverReport) -> tuple[list[Plan], SolverReport]:
+    """Plans best first. A later search that timed out may beat an earlier one; the plans
+    still differ pairwise, and the bound (on the whole model) holds for every plan."""
+    order = sorted(plans, key=lambda plan: plan.objective)
+    if [plan.rank for plan in order] == [plan.rank for plan in plans]:
+        return plans, report
+    best = replace(order[0], rank=1, changes_from_best=[])
+    ranked = [best] + [
+        replace(plan, rank=k, changes_from_best=changes_between(best, plan))
+        for k, plan in enumerate(order[1:], start=2)
+    ]
+    bound = report.best_bound
+    optimal = bound is not None and bound >= best.objective
+    report = replace(
+        report,
+        objective=best.objective,
+        gap=_gap(best.objective, bound),
+        status="OPTIMAL" if optimal else report.status,
+    )
+    return ranked, report
+
+
+def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
+    """Plan ``rank`` of a large model: a search on the shortlist; for plan 1 also the capacity
+    bound on the whole model and, in fast mode when time allows, a whole-model search from the
+    shortlist's plan (skipped in reproducible mode: whether it runs depends on the clock)."""
+    short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
+    if rank > 1:
+        return replace(run.search(short_pm, rank, run.share(rank)), bound=None)
+    budget = run.wall_left() * run.share(1)
+    deadline = run.elapsed() + budget
+    whole_search = (
+        not run.settings.reproducible and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
+    )
+    short_share = run.share(1) * (SHORTLIST_SHARE if whole_search else 1.0)
+    short = run.search(short_pm, rank, short_share)
+    floor = capacity_bound(run.instance, run.cands, short.objective).bound
+    whole = None
+    if whole_search and short.outcomes is not None:
+        pm = build_model(run.instance, cands=run.cands)
+        hint_plan(pm, short.outcomes)
+        complete_hint(pm, run.settings.time_limit * HINT_SHARE)
+        whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
+    return _best_of(short, whole, floor)
+
+
+def _best_of(short: Search, whole: Search | None, floor: float) -> Search:
+    """The shortlist's plan unless the whole-model search beat it, with the best bound on the
+    whole model: the capacity bound ``floor`` or the whole-model search's, if higher."""
+    best = short
+    if whole is not None and whole.objective is not None:
+        if short.objective is None or whole.objective < short.objective:
+            best = whole
+    if best.objective is None:
+        return replace(best, bound=None)
+    bound = floor
+    if whole is not None and whole.bound is not None:
+        bound = max(bound, whole.bound)
+    runs = [short] if whole is None else [short, whole]
+    return replace(
+        best,
+        status=cp_model.OPTIMAL if bound >= best.objective else cp_model.FEASIBLE,
+        bound=bound,
+        first_solution_s=short.first_solution_s,
+        deterministic_time=sum(r.deterministic_time for r in runs),
+        wall_time=sum(r.wall_time for r in runs),
+        wall_limit_hit=any(r.wall_limit_hit for r in runs),
+        shortlist_optimal=short.status == cp_model.OPTIMAL,
+    )
+
+
 def _report(
-    pm: PlacementModel,
-    solver: cp_model.CpSolver,
-    status: int,
-    settings: SolveSettings,
-    build_time: float,
-    first_solution_s: float | None,
-    started: float,
+    search: Search, settings: SolveSettings, build_time: float, pairs: int, started: float
 ) -> SolverReport:
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    objective = to_pounds(solver.objective_value) if found else None
-    bound = to_pounds(solver.best_objective_bound) if found else None
-    gap = None
-    if objective is not None and bound is not None:
-        gap = round(max(objective - bound, 0.0) / max(abs(objective), 1e-9), 6)
+    objective = None if search.objective is None else to_pounds(search.objective)
+    bound = None if search.bound is None else to_pounds(search.bound)
+    first = search.first_solution_s
     return SolverReport(
-        status=solver.status_name(status),
+        status=search.status_name,
         objective=objective,
         best_bound=bound,
-        gap=gap,
+        gap=_gap(objective, bound),
         wall_time_s=round(time.perf_counter() - started, 3),
         seed=settings.seed,
         workers=settings.workers,
         mode="reproducible" if settings.reproducible else "fast",
         time_limit_s=settings.time_limit,
         build_time_s=round(build_time, 3),
-        first_solution_s=None if first_solution_s is None else round(first_solution_s, 3),
-        assignment_variables=len(pm.variables.assign),
+        first_solution_s=None if first is None else round(first, 3),
+        assignment_variables=pairs,
+        shortlist_optimal=search.shortlist_optimal,
     )
+
+
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    """Relative gap between a plan's objective and the bound, as the contract reports it."""
+    if objective is None or bound is None:
+        return None
+    return round(max(objective - bound, 0.0) / max(abs(objective), 1e-9), 6)

@@ -66,4 +66,6 @@ def best_plan(data: Instance, families: tuple[str, ...] = FAMILY_NAMES) -> Plan 
     status = solver.solve(pm.model)
     if status != cp_model.OPTIMAL:
         return None
-    return make_plan(data, pm.candidates, read_outcomes(pm, solver), rank=1)
+    return make_plan(
+        data, pm.candidates, read_outcomes(pm, list(solver.response_proto.solution)), rank=1
+    )

@@ -74,11 +74,11 @@ def test_same_seed_and_workers_give_the_same_plans() -> None:
 
 
 def test_auto_mode_is_reproducible_for_small_models_and_fast_for_large() -> None:
-    from matcher.solve import PRESOLVE_MAX_VARIABLES
+    from matcher.solve import LARGE_MODEL_PAIRS
 
     auto = SolveSettings()
-    assert auto.resolved(PRESOLVE_MAX_VARIABLES).reproducible is True
-    assert auto.resolved(PRESOLVE_MAX_VARIABLES + 1).reproducible is False
+    assert auto.resolved(LARGE_MODEL_PAIRS).reproducible is True
+    assert auto.resolved(LARGE_MODEL_PAIRS + 1).reproducible is False
     assert SolveSettings(reproducible=True).resolved(10**6).reproducible is True
     result = solve(read_instance(ROOT / "instances" / "tiny.json"), SolveSettings(plans=1))
     assert result.solver.mode == "reproducible"

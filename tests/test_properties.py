@@ -10,11 +10,13 @@ from helpers import best_plan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import make_plan
 from matcher.solve import SolveSettings, solve
+from matcher.units import to_pence, to_pounds
 from matcher.verify import PlanChecker, check_plan, check_result
 
 NEEDS = ["aggression", "harmful_sexual_behaviour", "disability", "exploitation_risk"]
@@ -146,6 +148,8 @@ def test_every_plan_passes_the_checker(data: Instance) -> None:
     if result.solver.status == "OPTIMAL":
         assert result.solver.objective == result.solver.best_bound
         assert abs(result.solver.objective - result.plans[0].objective) <= len(data.children)
+        bound = capacity_bound(data, candidates(data), target=to_pence(result.solver.objective))
+        assert to_pounds(bound.bound) <= result.solver.objective + 0.01
 
 
 def _brute_force_optimum(data: Instance) -> float | None:
@@ -178,6 +182,8 @@ def test_solver_optimum_agrees_with_brute_force(data: Instance) -> None:
     assert (plan is None) == (expected is None), "one side found a plan, the other none"
     if plan is not None and expected is not None:
         assert abs(plan.objective - expected) <= max(1, len(data.children))
+        bound = capacity_bound(data, candidates(data), target=to_pence(expected)).bound
+        assert to_pounds(bound) <= expected + max(1, len(data.children))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,9 +10,13 @@ contract's objective of the plan. The per-term breakdown is recomputed exactly i
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ortools.sat.python import cp_model
 
 from matcher.cpsat.variables import Variables
+from matcher.domain import Child
+from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.units import to_pence
 
@@ -42,33 +46,56 @@ def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
     proto.offset = constant
 
 
+def option_costs(
+    instance: Instance, cands: Candidates, fees_on_count: Collection[str]
+) -> dict[str, list[int]]:
+    """Each child's objective coefficient (pence) per option, in ``cands.options`` order: fee,
+    uplift, distance, out of area, and the move penalty unless the option is a stay. Placements in
+    ``fees_on_count`` charge their fee on the count of children beyond the block instead."""
+    weights = instance.policy.weights
+    out_of_area = to_pence(weights.out_of_area)
+    fixed = {
+        p.id: (0 if p.id in fees_on_count else to_pence(p.weekly_cost))
+        + (0 if p.in_area else out_of_area)
+        for p in instance.placements
+    }
+    placements = instance.placement_by_id
+    costs: dict[str, list[int]] = {}
+    for child in instance.children:
+        move = move_penalty(instance, child)
+        costs[child.id] = [
+            fixed[option.placement]
+            + to_pence(placements[option.placement].uplift_cost(child.needs))
+            + to_pence(weights.distance_per_km * option.km)
+            + (0 if option.stay else move)
+            for option in cands.options[child.id]
+        ]
+    return costs
+
+
+def move_penalty(instance: Instance, child: Child) -> int:
+    """The move penalty (pence) a child pays for any outcome but its stay (contract 4.1)."""
+    if child.status in ("settled", "at_risk"):
+        return to_pence(getattr(instance.policy.weights, f"move_{child.status}"))
+    return 0
+
+
 def objective(instance: Instance, v: Variables) -> tuple[list[cp_model.IntVar], list[int], int]:
     """The whole objective as (variables, coefficients, constant), in pence."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
-    out_of_area = to_pence(weights.out_of_area)
-    fixed = {
-        p.id: (0 if p.id in v.fees_paid else to_pence(p.weekly_cost))
-        + (0 if p.in_area else out_of_area)
-        for p in placements.values()
-    }
+    cands = Candidates(
+        {child: [option for option, _ in pairs] for child, pairs in v.options.items()}, {}
+    )
+    costs = option_costs(instance, cands, v.fees_paid)
     variables: list[cp_model.IntVar] = []
     coefficients: list[int] = []
     for child in instance.children:
-        move = 0
-        if child.status in ("settled", "at_risk"):
-            move = to_pence(getattr(weights, f"move_{child.status}"))
+        move = move_penalty(instance, child)
         variables.append(v.unplaced[child.id])
         coefficients.append(to_pence(weights.unplaced * child.priority) + move)
-        for option, var in v.options[child.id]:
-            uplift = placements[option.placement].uplift_cost(child.needs)
-            variables.append(var)
-            coefficients.append(
-                fixed[option.placement]
-                + to_pence(uplift)
-                + to_pence(weights.distance_per_km * option.km)
-                + (0 if option.stay else move)
-            )
+        variables.extend(var for _, var in v.options[child.id])
+        coefficients.extend(costs[child.id])
         if child.id in v.home:
             variables.append(v.home[child.id])
             coefficients.append(move)

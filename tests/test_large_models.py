@@ -1,0 +1,87 @@
+"""The large-model path (shortlists, capacity bound, whole-model search), run on small instances
+by lowering the size threshold so the known optima are at hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import child, instance, place
+
+import matcher.solve as solve_module
+from matcher.bounds import capacity_bound
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
+from matcher.io import read_instance
+from matcher.solve import SolveSettings, shortlist, solve
+from matcher.verify import check_result
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
+
+
+@pytest.fixture
+def every_model_large(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setattr(solve_module, "LARGE_MODEL_PAIRS", 0)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_OPTIMA))
+def test_capacity_bound_never_exceeds_the_optimum(name: str) -> None:
+    data = read_instance(ROOT / "instances" / name)
+    bound = capacity_bound(data, candidates(data), target=KNOWN_OPTIMA[name] * 100)
+    assert 0 < bound.bound <= KNOWN_OPTIMA[name] * 100
+    assert all(price >= 0 for price in bound.prices.values())
+
+
+def test_capacity_bound_prices_a_full_home_at_the_saving_it_blocks() -> None:
+    """Two children, one cheap bed (£100) and a dear one (£900): the bound is the optimum, and
+    the cheap bed is priced £800 above the dear one, what a second child would save there."""
+    data = instance([child("A"), child("B")], [place("CHEAP", cost=100), place("DEAR", cost=900)])
+    result = capacity_bound(data, candidates(data), target=100000)
+    assert result.bound == 100000
+    difference = result.prices["CHEAP"] - result.prices["DEAR"]
+    assert difference == pytest.approx(80000, rel=0.05)
+
+
+def test_shortlist_keeps_stays_and_the_plans_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(solve_module, "SHORTLIST_SIZE", 1)
+    data = read_instance(ROOT / "instances" / "small.json")
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    short = shortlist(data, cands, [start])
+    for record in data.children:
+        kept = {option.placement for option in short.options[record.id]}
+        assert len(kept) <= 3
+        stays = {o.placement for o in cands.options[record.id] if o.stay}
+        assert stays <= kept
+        if start[record.id].placement not in (None, "home"):
+            assert start[record.id].placement in kept
+
+
+def test_large_path_reaches_the_optimum_with_a_whole_model_search(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    every_model_large.setattr(solve_module, "WHOLE_MODEL_MIN_S", 0.0)
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=30, plans=1, reproducible=False))
+    assert result.solver.status == "OPTIMAL"
+    assert result.plans[0].objective == pytest.approx(KNOWN_OPTIMA["small.json"], abs=1)
+    assert check_result(data, result.to_dict()) == []
+
+
+@pytest.mark.parametrize("name", ["small.json", "tight-small.json"])
+def test_large_path_on_shortlists_alone_gives_valid_ranked_plans(
+    every_model_large: pytest.MonkeyPatch, name: str
+) -> None:
+    every_model_large.setattr(solve_module, "SHORTLIST_SIZE", 3)
+    data = read_instance(ROOT / "instances" / name)
+    result = solve(data, SolveSettings(time_limit=20, plans=3, reproducible=True))
+    optimum = KNOWN_OPTIMA[name]
+    assert result.solver.best_bound is not None
+    assert result.solver.best_bound <= optimum + 0.01
+    objectives = [plan.objective for plan in result.plans]
+    assert objectives == sorted(objectives)
+    assert objectives[0] >= optimum - 0.01
+    assert result.solver.objective == pytest.approx(objectives[0], abs=0.05)
+    assert check_result(data, result.to_dict()) == []
