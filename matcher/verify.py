@@ -48,6 +48,13 @@ def _default_types(age: int) -> set[str]:
     return {"foster", "residential", "assessment"}
 
 
+def _who(occupant: Child | Resident) -> str:
+    """An occupant's id, or for a resident (who has none) their age."""
+    if isinstance(occupant, Child):
+        return f"{occupant.id} ({occupant.age})"
+    return f"a resident ({occupant.age})"
+
+
 class PlanChecker:
     """Checks one plan dictionary (contract 3) against one instance."""
 
@@ -194,8 +201,11 @@ class PlanChecker:
             record = f"placement {placement_id}"
             everyone: list[Child | Resident] = [*placement.residents, *ours]
             if len(everyone) > placement.capacity:
+                names = ", ".join(_who(o) for o in everyone)
                 self.fail(
-                    "capacity", record, f"{len(everyone)} occupants, {placement.capacity} beds"
+                    "capacity",
+                    record,
+                    f"{len(everyone)} occupants ({names}), {placement.capacity} beds",
                 )
             for child in ours:
                 if child.requires_sole and len(everyone) > 1:
@@ -211,7 +221,12 @@ class PlanChecker:
                 for x, y in pairs:
                     for older, younger in ((x, y), (y, x)):
                         if older.needs.get(HSB, 0) >= 1 and younger.age < older.age:
-                            self.fail("hsb_no_younger", record, "a younger occupant shares")
+                            self.fail(
+                                "hsb_no_younger",
+                                record,
+                                f"{_who(older)} (harmful sexual behaviour) with "
+                                f"younger {_who(younger)}",
+                            )
             for rule in rules.incompatible_needs:
                 for x, y in pairs:
                     a_b = (
@@ -223,11 +238,21 @@ class PlanChecker:
                         and x.needs.get(rule.b, 0) >= rule.min_level
                     )
                     if a_b or b_a:
-                        self.fail("incompatible_needs", record, f"{rule.a} with {rule.b}")
+                        first, second = (x, y) if a_b else (y, x)
+                        self.fail(
+                            "incompatible_needs",
+                            record,
+                            f"{_who(first)} ({rule.a}) with {_who(second)} ({rule.b})",
+                        )
             for limit in rules.max_per_placement:
                 with_need = [o for o in everyone if o.needs.get(limit.need, 0) >= limit.min_level]
                 if len(with_need) > limit.max and any(id(o) in mine for o in with_need):
-                    self.fail("max_per_placement", record, f"{len(with_need)} with {limit.need}")
+                    names = ", ".join(_who(o) for o in with_need)
+                    self.fail(
+                        "max_per_placement",
+                        record,
+                        f"{len(with_need)} with {limit.need} ({names}), limit {limit.max}",
+                    )
 
     def check_teams(self) -> None:
         load = Counter(row.get("outreach") for row in self.rows.values() if row.get("outreach"))

@@ -52,7 +52,7 @@ def test_check_reports_a_tampered_plan(tmp_path: Path) -> None:
         row["placement"] = "FC1"
     plan.write_text(json.dumps(document))
     code, stdout, _ = run("check", TINY, str(plan))
-    assert code == 3 and "capacity: plan 1: placement FC1: 4 occupants, 1 beds" in stdout
+    assert code == 3 and "capacity: plan 1: placement FC1: 4 occupants" in stdout
 
 
 def test_bad_input_exits_2_naming_the_record_and_writes_nothing(tmp_path: Path) -> None:

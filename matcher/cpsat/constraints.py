@@ -3,6 +3,12 @@
 Each family has a stable name, the key in ``CONSTRAINT_FAMILIES``, that tests, explanations and
 ``build_model(families=...)`` use. ``eligibility`` is a family too, but it acts one layer down: it
 decides which assignment variables exist at all (see ``matcher.eligibility``).
+
+Every constraint is added through ``Context`` with the family and the record it is about
+(``Key``). Normally that only names it; in a diagnosis model (``guards`` set) each key gets a
+literal that switches its constraints on, so CP-SAT can name the ones that conflict. The limits an
+explanation may relax by one unit (beds, outreach slots, moves, budget) are remembered in
+``limits`` as single linear constraints.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from matcher.domain import Child
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 
+Key = tuple[str, str]
+"""A constraint's family and the record it is about, e.g. ``("capacity", "H12")``."""
+
 
 @dataclass(frozen=True)
 class Context:
@@ -28,9 +37,45 @@ class Context:
     instance: Instance
     candidates: Candidates
     v: Variables
+    guards: dict[Key, cp_model.IntVar] | None = None
+    limits: dict[Key, int] = field(default_factory=dict)
     _with_need: dict[tuple[str, int], frozenset[str]] = field(
         default_factory=dict, init=False, repr=False
     )
+
+    def guard(self, key: Key) -> list[cp_model.IntVar]:
+        """The enforcement literals of constraints under ``key``: none, or in a diagnosis model
+        the key's own switch."""
+        if self.guards is None:
+            return []
+        if key not in self.guards:
+            self.guards[key] = self.model.new_bool_var(f"guard[{key[0]}:{key[1]}]")
+        return [self.guards[key]]
+
+    def add(self, key: Key, constraint: cp_model.BoundedLinearExpression) -> cp_model.Constraint:
+        """A linear constraint under ``key``."""
+        added = self.model.add(constraint)
+        added.only_enforce_if(self.guard(key))
+        return added
+
+    def add_limit(self, key: Key, constraint: cp_model.BoundedLinearExpression) -> None:
+        """A ``<=`` limit under ``key`` that explanations may relax (see ``limits``)."""
+        self.limits[key] = self.add(key, constraint).index
+
+    def at_most_one(self, key: Key, literals: list[cp_model.IntVar]) -> None:
+        """At most one of ``literals`` (a linear constraint when it must be switchable)."""
+        if self.guards is None:
+            self.model.add_at_most_one(literals)
+        else:
+            self.add(key, _total(literals) <= 1)
+
+    def implication(self, key: Key, a: cp_model.IntVar, b: cp_model.IntVar) -> None:
+        """``a`` implies ``b``, under ``key``."""
+        self.model.add_implication(a, b).only_enforce_if(self.guard(key))
+
+    def forbid(self, key: Key, var: cp_model.IntVar) -> None:
+        """``var`` is 0, under ``key``."""
+        self.add(key, var == 0)
 
     @cached_property
     def _occupants(self) -> dict[str, list[tuple[Child, cp_model.IntVar]]]:
@@ -76,7 +121,7 @@ def capacity(ctx: Context) -> None:
         occupants = ctx.v.at_placement.get(placement.id, [])
         free = placement.capacity - len(placement.residents)
         if len(occupants) > free:
-            ctx.model.add(_total([var for _, var in occupants]) <= free)
+            ctx.add_limit(("capacity", placement.id), _total([var for _, var in occupants]) <= free)
 
 
 def outreach_required(ctx: Context) -> None:
@@ -92,7 +137,9 @@ def outreach_required(ctx: Context) -> None:
             if option.teams is not None:
                 groups.setdefault(option.teams, []).append(var)
         for teams, variables in groups.items():
-            ctx.model.add(_total(variables) <= _total([slots[t] for t in teams]))
+            ctx.add(
+                ("outreach_required", child), _total(variables) <= _total([slots[t] for t in teams])
+            )
 
 
 def return_home(ctx: Context) -> None:
@@ -100,7 +147,7 @@ def return_home(ctx: Context) -> None:
     for child, var in ctx.v.home.items():
         slots = ctx.v.slots_of_child[child]
         teams = ctx.candidates.home_teams[child]
-        ctx.model.add(var <= _total([slots[t] for t in teams]))
+        ctx.add(("return_home", child), var <= _total([slots[t] for t in teams]))
 
 
 def outreach_capacity(ctx: Context) -> None:
@@ -108,7 +155,7 @@ def outreach_capacity(ctx: Context) -> None:
     for team in ctx.instance.outreach_teams:
         slots = [var for (_, t), var in ctx.v.slot.items() if t == team.id]
         if len(slots) > team.capacity:
-            ctx.model.add(_total(slots) <= team.capacity)
+            ctx.add_limit(("outreach_capacity", team.id), _total(slots) <= team.capacity)
 
 
 def ending_placement(ctx: Context) -> None:
@@ -117,7 +164,7 @@ def ending_placement(ctx: Context) -> None:
         if child.status == "ending" and child.current_placement is not None:
             var = ctx.v.assign.get((child.id, child.current_placement))
             if var is not None:
-                ctx.model.add(var == 0)
+                ctx.forbid(("ending_placement", child.id), var)
 
 
 def max_moves(ctx: Context) -> None:
@@ -128,7 +175,7 @@ def max_moves(ctx: Context) -> None:
     movable = [c for c in ctx.instance.children if c.status in ("settled", "at_risk")]
     if len(movable) > limit:
         stays = [ctx.v.stay[c.id] for c in movable if c.id in ctx.v.stay]
-        ctx.model.add(len(movable) - _total(stays) <= limit)
+        ctx.add_limit(("max_moves", "plan"), len(movable) - _total(stays) <= limit)
 
 
 def sole_occupancy(ctx: Context) -> None:
@@ -138,17 +185,18 @@ def sole_occupancy(ctx: Context) -> None:
         sole = [var for c, var in occupants if c.requires_sole]
         if not sole:
             continue
+        key = ("sole_occupancy", placement.id)
         if placement.residents:
             for var in sole:
-                ctx.model.add(var == 0)
+                ctx.forbid(key, var)
             continue
         others = [var for c, var in occupants if not c.requires_sole]
         if len(sole) > 1:
-            ctx.model.add_at_most_one(sole)
+            ctx.at_most_one(key, sole)
         if others:
             anyone = _presence(ctx, f"others_present[placement={placement.id}]", others)
             for var in sole:
-                ctx.model.add_implication(var, ~anyone)
+                ctx.implication(key, var, ~anyone)
 
 
 def conflicts(ctx: Context) -> None:
@@ -157,7 +205,7 @@ def conflicts(ctx: Context) -> None:
         for option, var in ctx.v.options[conflict.a]:
             other = ctx.v.assign.get((conflict.b, option.placement))
             if other is not None:
-                ctx.model.add_at_most_one([var, other])
+                ctx.at_most_one(("conflicts", f"{conflict.a}|{conflict.b}"), [var, other])
 
 
 def sibling_groups(ctx: Context) -> None:
@@ -174,7 +222,7 @@ def sibling_groups(ctx: Context) -> None:
                 theirs, leader = ctx.v.outcome(member, outcome), ctx.v.outcome(first, outcome)
                 if isinstance(theirs, int) and isinstance(leader, int):
                     continue
-                same = ctx.model.add(theirs == leader)
+                same = ctx.add(("sibling_groups", group.id), theirs == leader)
                 if split is not None:
                     same.only_enforce_if(~split)
 
@@ -197,12 +245,13 @@ def hsb_no_younger(ctx: Context) -> None:
         youngest_resident = min((r.age for r in placement.residents), default=99)
         watchers: list[tuple[Child, cp_model.IntVar]] = []
         with_hsb = ctx.with_need(need, 1)
+        key = ("hsb_no_younger", placement.id)
         for child, var in occupants:
             if child.age < oldest_hsb_resident:
-                ctx.model.add(var == 0)
+                ctx.forbid(key, var)
             elif child.id in with_hsb:
                 if youngest_resident < child.age:
-                    ctx.model.add(var == 0)
+                    ctx.forbid(key, var)
                 else:
                     watchers.append((child, var))
         ages = sorted({child.age for child, _ in watchers})
@@ -222,7 +271,7 @@ def hsb_no_younger(ctx: Context) -> None:
         for age, members in below.items():
             ctx.model.add(_total(members) <= len(members) * younger[age])
         for child, var in watchers:
-            ctx.model.add_implication(var, ~younger[child.age])
+            ctx.implication(key, var, ~younger[child.age])
 
 
 def max_per_placement(ctx: Context) -> None:
@@ -236,7 +285,7 @@ def max_per_placement(ctx: Context) -> None:
             ours = [var for c, var in ctx.occupants(placement.id) if c.id in with_need]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
-                ctx.model.add(_total(ours) <= room)
+                ctx.add(("max_per_placement", f"{rule.need}|{placement.id}"), _total(ours) <= room)
 
 
 def incompatible_needs(ctx: Context) -> None:
@@ -254,10 +303,11 @@ def incompatible_needs(ctx: Context) -> None:
             resident_a = any(r.needs.get(rule.a, 0) >= rule.min_level for r in placement.residents)
             resident_b = any(r.needs.get(rule.b, 0) >= rule.min_level for r in placement.residents)
             only_a, only_b, both = [], [], []
+            key = ("incompatible_needs", f"{index}|{placement.id}")
             for child, var in occupants:
                 child_a, child_b = child.id in with_a, child.id in with_b
                 if (child_a and resident_b) or (child_b and resident_a):
-                    ctx.model.add(var == 0)
+                    ctx.forbid(key, var)
                 elif child_a and child_b:
                     both.append(var)
                 elif child_a:
@@ -271,19 +321,19 @@ def incompatible_needs(ctx: Context) -> None:
                 if group and (both or (only_a and only_b))
             }
             if len(present) == 2:
-                ctx.model.add_at_most_one(present.values())
+                ctx.at_most_one(key, list(present.values()))
             if len(both) > 1:
-                ctx.model.add_at_most_one(both)
+                ctx.at_most_one(key, both)
             for var in both:
                 for literal in present.values():
-                    ctx.model.add_implication(var, ~literal)
+                    ctx.implication(key, var, ~literal)
 
 
 def weekly_budget(ctx: Context) -> None:
     """Total marginal weekly cost (fees net of block beds, uplifts, outreach) within budget."""
     budget = ctx.instance.policy.weekly_budget
     if budget is not None:
-        ctx.model.add(marginal_cost(ctx.instance, ctx.v) <= budget)
+        ctx.add_limit(("weekly_budget", "plan"), marginal_cost(ctx.instance, ctx.v) <= budget)
 
 
 def marginal_cost(instance: Instance, v: Variables) -> cp_model.LinearExprT:

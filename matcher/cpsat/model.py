@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from matcher.cpsat.constraints import CONSTRAINT_FAMILIES, FAMILY_NAMES, Context
+from matcher.cpsat.constraints import CONSTRAINT_FAMILIES, FAMILY_NAMES, Context, Key
 from matcher.cpsat.objective import minimize
 from matcher.cpsat.variables import Variables, add_variables
 from matcher.eligibility import Candidates, candidates
@@ -25,6 +25,10 @@ class PlacementModel:
     candidates: Candidates
     variables: Variables
     families: tuple[str, ...]
+    limits: dict[Key, int]
+    """The relaxable limits: (family, record) -> index of their ``<=`` constraint."""
+    guards: dict[Key, cp_model.IntVar] | None = None
+    """In a diagnosis model, each (family, record)'s switch literal."""
 
 
 def build_model(
@@ -32,11 +36,13 @@ def build_model(
     *,
     families: Collection[str] = FAMILY_NAMES,
     cands: Candidates | None = None,
+    diagnose: bool = False,
 ) -> PlacementModel:
     """Compile ``instance`` into a CP-SAT model with the named constraint ``families``.
 
     Leaving a family out exists for tests and explanations ("what if this rule did not hold"); a
-    plan from such a model is not a valid plan.
+    plan from such a model is not a valid plan. ``diagnose`` puts every constraint under a switch
+    literal per (family, record), for finding conflicting constraints (``matcher.explain``).
     """
     unknown = set(families) - set(FAMILY_NAMES)
     if unknown:
@@ -46,12 +52,14 @@ def build_model(
             cands = candidates(instance, check_eligibility="eligibility" in families)
         model = cp_model.CpModel()
         variables = add_variables(model, instance, cands)
-        context = Context(model, instance, cands, variables)
+        context = Context(model, instance, cands, variables, guards={} if diagnose else None)
         for name, add_family in CONSTRAINT_FAMILIES.items():
             if name in families:
                 add_family(context)
         minimize(model, instance, variables)
-    return PlacementModel(model, instance, cands, variables, tuple(families))
+    return PlacementModel(
+        model, instance, cands, variables, tuple(families), context.limits, context.guards
+    )
 
 
 @contextmanager
