@@ -19,7 +19,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from matcher.eligibility import candidates
 from matcher.exceptions import InvalidPlanError, MatcherError
+from matcher.explain import ExplainSettings, to_text
+from matcher.explain import explain as explain_result
 from matcher.generate import SHAPES, generate
 from matcher.instance import Instance
 from matcher.io import (
@@ -30,7 +33,7 @@ from matcher.io import (
     write_json,
     write_text_atomic,
 )
-from matcher.plans import Result
+from matcher.plans import Result, result_from_dict
 from matcher.solve import SolveSettings, solve
 from matcher.verify import check_result
 
@@ -92,6 +95,20 @@ def main() -> None:
 )
 @click.option("--all-rows", is_flag=True, help="List every child, not only those who change.")
 @click.option("--quiet", is_flag=True, help="No progress or tables; just the one-line summary.")
+@click.option(
+    "--explain/--no-explain",
+    default=True,
+    show_default=True,
+    help="Explain the plans (binding limits, each child's alternatives, conflicts) in the JSON "
+    "and as text.",
+)
+@click.option(
+    "--explain-time",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds for explanations, on top of --time-limit.",
+)
 @reports_errors
 def solve_command(
     instance: str,
@@ -105,6 +122,8 @@ def solve_command(
     mode: str,
     all_rows: bool,
     quiet: bool,
+    explain: bool,
+    explain_time: float,
 ) -> None:
     """Solve INSTANCE (a JSON file or a CSV bundle folder) and print the ranked plans."""
     data = read_instance(instance)
@@ -135,11 +154,29 @@ def solve_command(
         )
     finally:
         status.stop()
+    if explain:
+        result = _explained(data, result, settings, explain_time, quiet)
     if out_path:
         write_json(out_path, result.to_dict())
     if csv_out:
         write_plan_csv(result, Path(csv_out))
     print_summary(result, all_rows=all_rows, quiet=quiet)
+    if explain and not quiet:
+        out.print("")
+        out.print(to_text(result, every_child=all_rows), markup=False)
+
+
+def _explained(
+    data: Instance, result: Result, settings: SolveSettings, seconds: float, quiet: bool
+) -> Result:
+    """``result`` with explanations, showing a status line while they are computed."""
+    status = err.status("explaining the plans")
+    if not quiet:
+        status.start()
+    try:
+        return explain_result(data, result, settings, ExplainSettings(time_limit=seconds))
+    finally:
+        status.stop()
 
 
 def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
@@ -230,6 +267,19 @@ def _describe(instance: Instance) -> str:
     )
 
 
+def _read_plan(plan: str) -> dict[str, Any]:
+    """A plan file's JSON, or InvalidPlanError naming the file and what is wrong."""
+    try:
+        document = json.loads(Path(plan).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidPlanError(f"{plan}: not a readable plan JSON ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("plans"), list):
+        raise InvalidPlanError(f"{plan}: field plans: missing or not a list")
+    if not isinstance(document.get("solver"), dict):
+        raise InvalidPlanError(f"{plan}: field solver: missing or not an object")
+    return document
+
+
 @main.command("check")
 @click.argument("instance", type=click.Path(exists=True))
 @click.argument("plan", type=click.Path(exists=True, dir_okay=False))
@@ -237,12 +287,7 @@ def _describe(instance: Instance) -> str:
 def check_command(instance: str, plan: str) -> None:
     """Re-check every plan in PLAN against INSTANCE with the independent checker."""
     data = read_instance(instance)
-    try:
-        document = json.loads(Path(plan).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPlanError(f"{plan}: not a readable plan JSON ({error})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("plans"), list):
-        raise InvalidPlanError(f"{plan}: field plans: missing or not a list")
+    document = _read_plan(plan)
     violations = check_result(data, document)
     for violation in violations:
         out.print(str(violation), markup=False)
@@ -250,6 +295,45 @@ def check_command(instance: str, plan: str) -> None:
         out.print(f"{plan}: {len(violations)} violations", markup=False)
         sys.exit(3)
     out.print(f"{plan}: {len(document['plans'])} plans pass every check", markup=False)
+
+
+@main.command("explain")
+@click.argument("instance", type=click.Path(exists=True))
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write the plan JSON with explanations here.",
+)
+@click.option("--explain-time", default=60.0, show_default=True, type=click.FloatRange(0.01))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+@click.option("--all-rows", is_flag=True, help="Explain every child, stays included.")
+@reports_errors
+def explain_command(
+    instance: str,
+    plan: str,
+    out_path: str | None,
+    explain_time: float,
+    workers: int,
+    seed: int,
+    all_rows: bool,
+) -> None:
+    """Explain the plans in PLAN (a plan file for INSTANCE that passes every check)."""
+    data = read_instance(instance)
+    document = _read_plan(plan)
+    violations = check_result(data, document)
+    if violations:
+        raise InvalidPlanError(
+            f"{plan}: does not pass the checker ({violations[0]}); run `check` for the full list"
+        )
+    result = result_from_dict(data, candidates(data), document)
+    settings = SolveSettings(workers=workers, seed=seed)
+    result = _explained(data, result, settings, explain_time, quiet=False)
+    if out_path:
+        write_json(out_path, result.to_dict())
+    out.print(to_text(result, every_child=all_rows), markup=False)
 
 
 @main.command("generate")

@@ -269,3 +269,65 @@ def _coverage(
         children = np.array(table.child_ids, dtype=object)
         covers_home[team.id] = frozenset(children[to_homes <= team.radius_km])
     return covers, covers_home
+
+
+@dataclass(frozen=True)
+class PairTests:
+    """One child against one placement: the distance and each static test that fails, with
+    what a social worker would say about it."""
+
+    placement: str
+    km: float
+    stay: bool
+    failed: dict[str, str]
+    """Test name (``TESTS``) -> the reason in plain words; empty when every test passes."""
+
+
+def pair_tests(
+    instance: Instance, child_id: str, table: PairTable | None = None
+) -> list[PairTests]:
+    """The static tests of one child against every placement, in placement order. A stay passes
+    every test but the 16+ rule for supported accommodation (contract 4.2)."""
+    table = table or PairTable(instance)
+    row = table.child_ids.index(child_id)
+    rows = slice(row, row + 1)
+    km = table.distances(rows)
+    tests = table.tests(rows, km)
+    child = instance.child_by_id[child_id]
+    current = child.current_placement if child.status in ("settled", "at_risk") else None
+    result = []
+    for j, placement in enumerate(instance.placements):
+        stay = placement.id == current
+        failed = {}
+        if stay:
+            if not stay_allowed(child, placement):
+                failed["type"] = "supported accommodation is for 16 and over"
+        else:
+            for name in TESTS:
+                if not tests[name][0, j]:
+                    failed[name] = _reason(instance, child, placement, name, float(km[0, j]))
+        result.append(PairTests(placement.id, float(km[0, j]), stay, failed))
+    return result
+
+
+def _reason(instance: Instance, child: Child, placement: Placement, test: str, km: float) -> str:
+    """Why ``child`` fails ``test`` at ``placement``, in plain words with figures only."""
+    if test == "type":
+        if placement.type == "supported" and child.age < SUPPORTED_MIN_AGE:
+            return "supported accommodation is for 16 and over"
+        return f"{placement.type} is not in the care plan ({', '.join(child.care_plan_types())})"
+    if test == "age":
+        return f"takes ages {placement.age_min}-{placement.age_max}, the child is {child.age}"
+    if test == "sex":
+        return f"takes {'/'.join(placement.sexes)} only"
+    if test == "needs":
+        gaps = [
+            f"{need} level {level} above what it meets ({placement.meets.get(need, 0)})"
+            for need, level in sorted(child.needs.items())
+            if level > placement.meets.get(need, 0)
+        ]
+        return "; ".join(gaps)
+    cap = child.max_distance_km
+    if cap is None:
+        cap = instance.policy.max_distance_km
+    return f"{km:.1f} km away, over the {cap:g} km limit"

@@ -6,7 +6,7 @@ The terms here are recomputed exactly (floats, not the model's pence) from the o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from matcher.cpsat.objective import TERM_NAMES
@@ -47,6 +47,8 @@ class Plan:
     weekly_cost: int
     assignments: list[Assignment]
     changes_from_best: list[dict[str, Any]] = field(default_factory=list)
+    explanations: dict[str, Any] | None = None
+    """Filled in by ``matcher.explain``: why the plan is what it is."""
 
     def outcomes(self) -> dict[str, Outcome]:
         return {a.child: Outcome(a.placement, a.outreach) for a in self.assignments}
@@ -55,6 +57,8 @@ class Plan:
         document = asdict(self)
         if self.rank == 1:
             del document["changes_from_best"]
+        if self.explanations is None:
+            del document["explanations"]
         return document
 
 
@@ -79,6 +83,23 @@ class SolverReport:
     ``matcher.solve.SHORTLIST_SIZE``); the whole model's bound is ``best_bound``."""
 
 
+UNKNOWN_REPORT: dict[str, Any] = {
+    "status": "UNKNOWN",
+    "objective": None,
+    "best_bound": None,
+    "gap": None,
+    "wall_time_s": 0.0,
+    "seed": 0,
+    "workers": 1,
+    "mode": "unknown",
+    "time_limit_s": 0.0,
+    "build_time_s": 0.0,
+    "first_solution_s": None,
+    "assignment_variables": 0,
+}
+"""Solver report fields a plan file written elsewhere may lack."""
+
+
 @dataclass(frozen=True)
 class Result:
     """What ``solve`` returns: the solver's report and the ranked plans, best first."""
@@ -87,14 +108,19 @@ class Result:
     instance_sha256: str
     solver: SolverReport
     plans: list[Plan]
+    infeasibility: dict[str, Any] | None = None
+    """For an infeasible instance explained by ``matcher.explain``: the conflicting constraints."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document = {
             "instance": self.instance,
             "instance_sha256": self.instance_sha256,
             "solver": asdict(self.solver),
             "plans": [plan.to_dict() for plan in self.plans],
         }
+        if self.infeasibility is not None:
+            document["infeasibility"] = self.infeasibility
+        return document
 
 
 def _action(instance: Instance, child_id: str, placement: str | None) -> str:
@@ -182,3 +208,28 @@ def changes_between(best: Plan, other: Plan) -> list[dict[str, Any]]:
         if (row.placement, row.outreach)
         != (best_rows[row.child].placement, best_rows[row.child].outreach)
     ]
+
+
+def result_from_dict(instance: Instance, cands: Candidates, document: dict[str, Any]) -> Result:
+    """A plan file read back (contract 3): the solver report as written, each plan re-evaluated
+    exactly from its assignment rows. The caller checks the rows first (``matcher.verify``)."""
+    known = {f.name for f in fields(SolverReport)}
+    written = {name: value for name, value in document["solver"].items() if name in known}
+    solver = SolverReport(**{**UNKNOWN_REPORT, **written})
+    plans = []
+    for k, plan in enumerate(document["plans"], start=1):
+        outcomes = {
+            row["child"]: Outcome(row["placement"], row.get("outreach"))
+            for row in plan["assignments"]
+        }
+        plans.append(make_plan(instance, cands, outcomes, rank=k))
+    if plans:
+        plans = [plans[0]] + [
+            replace(plan, changes_from_best=changes_between(plans[0], plan)) for plan in plans[1:]
+        ]
+    return Result(
+        str(document.get("instance", instance.meta.name)),
+        str(document.get("instance_sha256", "")),
+        solver,
+        plans,
+    )

@@ -162,11 +162,7 @@ def _brute_force_optimum(data: Instance) -> float | None:
             for c, where in zip(data.children, combo, strict=True)
         ]
         checker = PlanChecker(data, {"assignments": rows})
-        checker.read_rows()
-        occupants = checker.check_each_child()
-        checker.check_placements(occupants)
-        checker.check_conflicts_and_siblings()
-        checker.check_limits()
+        checker.check_constraints()
         if checker.violations:
             continue
         value = sum(checker.expected_terms().values())

@@ -276,7 +276,7 @@ def hsb_no_younger(ctx: Context) -> None:
 
 def max_per_placement(ctx: Context) -> None:
     """At most ``max`` occupants, residents included, with a need at ``min_level`` or above."""
-    for rule in ctx.instance.policy.rules.max_per_placement:
+    for index, rule in enumerate(ctx.instance.policy.rules.max_per_placement):
         for placement in ctx.instance.placements:
             residents = sum(
                 r.needs.get(rule.need, 0) >= rule.min_level for r in placement.residents
@@ -285,7 +285,7 @@ def max_per_placement(ctx: Context) -> None:
             ours = [var for c, var in ctx.occupants(placement.id) if c.id in with_need]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
-                ctx.add(("max_per_placement", f"{rule.need}|{placement.id}"), _total(ours) <= room)
+                ctx.add(("max_per_placement", f"{index}|{placement.id}"), _total(ours) <= room)
 
 
 def incompatible_needs(ctx: Context) -> None:

@@ -61,7 +61,8 @@ def option_costs(
     }
     placements = instance.placement_by_id
     costs: dict[str, list[int]] = {}
-    for child in instance.children:
+    for child_id in cands.options:
+        child = instance.child_by_id[child_id]
         move = move_penalty(instance, child)
         costs[child.id] = [
             fixed[option.placement]
