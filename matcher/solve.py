@@ -183,12 +183,15 @@ def search_model(
     rank: int = 1,
     on_progress: ProgressCallback | None = None,
     offset: float = 0.0,
+    fix_hinted: bool = False,
 ) -> Search:
     """One CP-SAT search of a built model from its hint (presolve only on models that are not
-    large). ``offset`` is added to the reported times."""
+    large, or with ``fix_hinted``, which fixes every hinted variable to its hint). ``offset`` is
+    added to the reported times."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
-    presolve = len(pm.variables.assign) <= LARGE_MODEL_PAIRS
+    presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
     solver = _parameters(settings, wall_limit, deterministic, presolve)
+    solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
     progress = _Progress(rank, on_progress, offset)
     status = solver.solve(pm.model, progress)
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)

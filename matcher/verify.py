@@ -271,9 +271,12 @@ class PlanChecker:
             a, b = self.rows[conflict.a]["placement"], self.rows[conflict.b]["placement"]
             if a is not None and a != "home" and a == b:
                 self.fail("conflicts", f"{conflict.a} and {conflict.b}", f"both at {a}")
+        members: dict[str, list[str]] = defaultdict(list)
+        for child in self.instance.children:
+            if child.sibling_group is not None:
+                members[child.sibling_group].append(child.id)
         for group in self.instance.sibling_groups:
-            members = [c.id for c in self.instance.children if c.sibling_group == group.id]
-            outcomes = {self.rows[m]["placement"] for m in members}
+            outcomes = {self.rows[m]["placement"] for m in members[group.id]}
             if group.together == "required" and len(outcomes) > 1:
                 self.fail(
                     "sibling_groups",
@@ -291,11 +294,15 @@ class PlanChecker:
 
     def check_limits(self) -> None:
         limit = self.instance.policy.max_moves
-        if limit is not None and len(self.moved()) > limit:
-            self.fail("max_moves", "plan", f"{len(self.moved())} moves, limit {limit}")
+        if limit is not None:
+            moves = len(self.moved())
+            if moves > limit:
+                self.fail("max_moves", "plan", f"{moves} moves, limit {limit}")
         budget = self.instance.policy.weekly_budget
+        if budget is None:
+            return
         spent = self.marginal_costs()
-        if budget is not None and sum(spent.values()) > budget:
+        if sum(spent.values()) > budget:
             self.fail("weekly_budget", "plan", f"£{sum(spent.values())} over budget £{budget}")
 
     def marginal_costs(self) -> dict[str, int]:

@@ -44,13 +44,19 @@ def test_solve_prints_a_summary_and_writes_a_checkable_plan(tmp_path: Path) -> N
     assert code == 0 and "pass every check" in stdout
 
 
-def test_check_reports_a_tampered_plan(tmp_path: Path) -> None:
+def tampered_plan(tmp_path: Path) -> Path:
+    """A plan file for the tiny instance with every child crammed into FC1's one bed."""
     plan = tmp_path / "plan.json"
-    run("solve", TINY, "--out", str(plan), "--mode", "fast", "--plans", "1", "--quiet")
+    run("solve", TINY, "--out", str(plan), "--plans", "1", "--no-explain", "--quiet")
     document = json.loads(plan.read_text())
     for row in document["plans"][0]["assignments"]:
         row["placement"] = "FC1"
     plan.write_text(json.dumps(document))
+    return plan
+
+
+def test_check_reports_a_tampered_plan(tmp_path: Path) -> None:
+    plan = tampered_plan(tmp_path)
     code, stdout, _ = run("check", TINY, str(plan))
     assert code == 3 and "capacity: plan 1: placement FC1: 4 occupants" in stdout
 
@@ -143,3 +149,36 @@ def test_infeasible_instance_reports_it_and_writes_a_plan_file_without_plans(
     assert code == 0 and "INFEASIBLE" in stdout and "cannot all hold" in stdout
     written = json.loads(plan.read_text())
     assert written["solver"]["status"] == "INFEASIBLE" and written["plans"] == []
+    families = {c["family"] for c in written["infeasibility"]["constraints"]}
+    assert families == {"max_moves", "capacity"}
+    code, stdout, _ = run("solve", str(source))
+    assert "P has 0 free bed(s)" in stdout and "Relaxing any one of them" in stdout
+
+
+def test_solve_explains_and_explain_re_explains_a_plan_file(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    code, stdout, _ = run("solve", TINY, "--out", str(plan), "--plans", "2")
+    assert code == 0
+    assert "placement FC1 is full (1 bed): one more bed would save £375.00 a week" in stdout
+    assert "Plan 2 costs" in stdout
+    written = json.loads(plan.read_text())
+    assert written["plans"][0]["explanations"]["binding"][0]["record"] == "FC1"
+    assert "explanations" in written["plans"][1]
+    again = tmp_path / "again.json"
+    code, stdout, _ = run("explain", TINY, str(plan), "--out", str(again))
+    assert code == 0 and "one more bed would save £375.00" in stdout
+    reread = json.loads(again.read_text())
+    assert (
+        reread["plans"][0]["explanations"]["binding"]
+        == written["plans"][0]["explanations"]["binding"]
+    )
+    code, _, _ = run("solve", TINY, "--out", str(tmp_path / "bare.json"), "--no-explain")
+    assert "explanations" not in json.loads((tmp_path / "bare.json").read_text())["plans"][0]
+
+
+def test_explain_refuses_a_plan_that_fails_the_checker(tmp_path: Path) -> None:
+    plan = tampered_plan(tmp_path)
+    out = tmp_path / "out.json"
+    code, _, stderr = run("explain", TINY, str(plan), "--out", str(out))
+    assert code == 2 and "does not pass the checker" in stderr
+    assert not out.exists()

@@ -274,3 +274,30 @@ def test_every_forced_alternative_cost_matches_a_fresh_solve(data: Instance) -> 
             outcomes = read_outcomes(pm, list(solver.response_proto.solution))
             fresh = make_plan(data, pm.candidates, outcomes, rank=1).objective
             assert alternative["forced_change"] == pytest.approx(fresh - best.objective, abs=0.02)
+
+
+def test_local_re_solves_bound_the_exact_values_from_the_right_side() -> None:
+    """Freeing only nearby children can save no more, and force no less, than the whole model."""
+    from matcher.explain.whatif import Resolver
+
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=20, workers=1, plans=1))
+    plan = result.plans[0]
+    cands = candidates(data)
+    exact = Resolver(data, cands, plan.outcomes(), SETTINGS, 10, base_proven=True)
+    local = Resolver(data, cands, plan.outcomes(), SETTINGS, 10, base_proven=True, local=True)
+    full = sorted(key for key in exact.pm.limits if key[0] == "capacity")[:6]
+    assert full
+    for key in full:
+        whole, nearby = exact.relax(key, 1), local.relax(key, 1)
+        assert whole is not None and nearby is not None and nearby.local
+        assert nearby.objective >= whole.objective - 0.01
+    movers = [a for a in plan.assignments if a.action == "new"][:4]
+    for row in movers:
+        other = next(o.placement for o in cands.options[row.child] if o.placement != row.placement)
+        whole, nearby = exact.force(row.child, other), local.force(row.child, other)
+        if whole is None or whole.objective is None:
+            continue
+        assert nearby is not None
+        if nearby.objective is not None:
+            assert nearby.objective >= whole.objective - 0.01

@@ -36,6 +36,9 @@ class ExplainSettings:
     time_limit: float = 60.0
     per_solve: float = 5.0
     alternatives: int = 3
+    forced: int = 3
+    """Alternatives per child that get a forced re-solve (one on large instances, where each
+    re-solve takes seconds)."""
     binding_share: float = 0.4
     """Share of the time for binding constraints; the children get the rest."""
 
@@ -65,12 +68,19 @@ def explain(
         replace(solve_settings, reproducible=False),
         settings.per_solve,
         proven,
+        local=model_cands is not cands,
     )
     bindings = binding_constraints(
         instance, best, resolver, started + settings.time_limit * settings.binding_share
     )
     explainer = ChildExplainer(
-        instance, cands, best, resolver, settings.alternatives, started + settings.time_limit
+        instance,
+        cands,
+        best,
+        resolver,
+        settings.alternatives,
+        settings.forced if model_cands is cands else min(settings.forced, 1),
+        started + settings.time_limit,
     )
     order = sorted(best.assignments, key=lambda a: (ACTION_ORDER[a.action], a.child))
     children = {a.child: explainer.explain(a.child).to_dict() for a in order}

@@ -33,6 +33,8 @@ PLAIN = {
     "re-solve (exact)": "exact",
     "re-solve (best found)": "at least this much: the best found in the time given",
     "bed price (approximate)": "an estimate",
+    "re-solve nearby (at least)": "at least this much: only children nearby were moved",
+    "re-solve nearby (at most)": "at most this much: only children nearby were moved",
 }
 """How each method reads in the text form."""
 
@@ -159,6 +161,8 @@ def _binding(
     if saving <= 0.005:
         return None
     method = "re-solve (exact)" if base_proven and resolved.proven else "re-solve (best found)"
+    if resolved.local:
+        method = "re-solve nearby (at least)"
     return Binding(family, record, limit, step, unit, saving, method)
 
 

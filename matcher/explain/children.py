@@ -36,6 +36,10 @@ from matcher.verify import PlanChecker
 CORRECTION_SETS = 3
 """Correction sets reported per unplaced child, smallest first."""
 
+CORRECTION_CANDIDATES = 40
+"""Placements tried per unplaced child when looking for correction sets: those failing the fewest
+static tests, cheapest first (each try is a full check of the changed plan, ~20 ms on county)."""
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -100,8 +104,9 @@ class ChildExplanation:
 
 
 class ChildExplainer:
-    """Explains children's outcomes in one plan; dynamic checks and re-solves stop at
-    ``deadline`` (``time.perf_counter()``), after which alternatives carry static reasons only."""
+    """Explains children's outcomes in one plan: ``alternatives`` per child, the first ``forced``
+    eligible ones with a forced re-solve. Work stops at ``deadline`` (``time.perf_counter()``);
+    children after it get a one-line summary only."""
 
     def __init__(
         self,
@@ -110,10 +115,12 @@ class ChildExplainer:
         plan: Plan,
         resolver: Resolver | None,
         alternatives: int,
+        forced: int,
         deadline: float,
     ) -> None:
         self.instance, self.cands, self.plan = instance, cands, plan
         self.resolver, self.alternatives, self.deadline = resolver, alternatives, deadline
+        self.forced_per_child, self.forced_left = forced, forced
         self.table = PairTable(instance)
         self.rows = [
             {"child": a.child, "placement": a.placement, "outreach": a.outreach}
@@ -131,6 +138,11 @@ class ChildExplainer:
 
     def explain(self, child_id: str) -> ChildExplanation:
         row = self.assignment[child_id]
+        if not self.time_left():
+            outcome = row.placement or "unplaced"
+            summary = f"{row.action} ({outcome}); not explained further within the time given"
+            return ChildExplanation(child_id, outcome, row.action, None, summary, [])
+        self.forced_left = self.forced_per_child
         tests = pair_tests(self.instance, child_id, self.table)
         costs = self._pair_costs(child_id, tests)
         outcome = row.placement or "unplaced"
@@ -240,8 +252,9 @@ class ChildExplainer:
         return self.instance.team_by_id[team].capacity
 
     def _forced(self, child_id: str, placement: str) -> tuple[float | None, str | None]:
-        if self.resolver is None or not self.time_left():
+        if self.resolver is None or not self.time_left() or self.forced_left <= 0:
             return None, None
+        self.forced_left -= 1
         resolved = self.resolver.force(child_id, placement)
         if resolved is None:
             return None, "not possible: not in the model"
@@ -250,6 +263,8 @@ class ChildExplainer:
                 return None, "not possible: no valid plan puts the child there"
             return None, "no plan found within the time given"
         change = round(resolved.objective - self.plan.objective, 2)
+        if resolved.local:
+            return change, "re-solve nearby (at most)"
         exact = resolved.proven and self.resolver.base_proven
         return change, "re-solve (exact)" if exact else "re-solve (best found)"
 
@@ -279,10 +294,10 @@ class ChildExplainer:
         options = {o.placement: o for o in self.cands.options[child_id]}
         ranked = sorted(tests, key=lambda t: (len(t.failed), costs[t.placement], t.placement))
         found: list[tuple[int, float, list[Reason]]] = []
-        for test in ranked:
+        for test in ranked[:CORRECTION_CANDIDATES]:
             worst = found[CORRECTION_SETS - 1][0] if len(found) >= CORRECTION_SETS else math.inf
-            if len(test.failed) > worst or not self.time_left():
-                break
+            if len(test.failed) >= worst or not self.time_left():
+                break  # sorted by static failures: no later set can be smaller
             changes = [
                 Reason("eligibility", self._relaxation(child, test, name)) for name in test.failed
             ]

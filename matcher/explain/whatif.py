@@ -3,6 +3,12 @@
 Each re-solve starts from the plan itself (a complete hint), so it is at least as good as the plan
 when a limit is relaxed. Its value is exact when both the plan and the re-solve are proven
 optimal on the same model; otherwise it is the best found in the time given, and says so.
+
+On large instances (``local``) a re-solve of the whole model takes seconds and rarely finishes,
+so bed, slot and forced re-solves free only the children nearby (``LOCAL_CHILDREN``: those at or
+able to use the placements concerned) and keep everyone else where the plan puts them. That is
+exact for the neighbourhood and a bound for the plan: a saving is at least, a forced cost at most,
+what is reported.
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ class Resolved:
     proven: bool
     outcomes: dict[str, Outcome] | None
     marginal_weekly_cost: int | None = None
+    local: bool = False
+    """Only children nearby could change: a bound on the plan's value, not the value."""
+
+
+LOCAL_CHILDREN = 40
+"""Children free to change in a local re-solve: those placed at the placements concerned first,
+then those who could go there, cheapest option first."""
 
 
 class Resolver:
@@ -43,13 +56,16 @@ class Resolver:
         settings: SolveSettings,
         per_solve: float,
         base_proven: bool,
+        local: bool = False,
     ) -> None:
         self.instance, self.cands, self.plan = instance, cands, plan
-        self.base_proven = base_proven
+        self.base_proven, self.local = base_proven, local
         self.settings, self.per_solve = settings, per_solve
         self.pm: PlacementModel = build_model(instance, cands=cands)
         hint_plan(self.pm, plan)
-        self.hint_complete = complete_hint(self.pm, per_solve)
+        complete_hint(self.pm, per_solve)
+        hint = self.pm.model.proto.solution_hint
+        self._hint = (list(hint.vars), list(hint.values))
         self.solves = 0
 
     def relax(self, key: Key, step: int) -> Resolved | None:
@@ -60,25 +76,66 @@ class Resolver:
             return None
         domain = self.pm.model.proto.constraints[index].linear.domain
         bounds = list(domain)
+        free = None
+        if key[0] == "capacity":
+            free = self._nearby({key[1]})
+        elif key[0] == "outreach_capacity":
+            free = {c for c, slots in self.pm.variables.slots_of_child.items() if key[1] in slots}
         with _domain(domain, [*bounds[:-1], bounds[-1] + step]):
-            return self.resolve()
+            return self.resolve(free)
 
     def force(self, child: str, placement: str) -> Resolved | None:
         """The best plan with ``child`` at ``placement``; None if that pair is not eligible."""
         var = self.pm.variables.assign.get((child, placement))
         if var is None:
             return None
+        here = self.plan[child].placement
+        around = {placement} | ({here} if here not in (None, "home") else set())
         with _domain(self.pm.model.proto.variables[var.index].domain, [1, 1]):
-            return self.resolve()
+            return self.resolve(self._nearby(around) | {child})
 
-    def resolve(self) -> Resolved:
+    def resolve(self, free: set[str] | None = None) -> Resolved:
+        """The best plan as the model stands; in a local resolver with ``free`` given, only
+        those children may change."""
         self.solves += 1
-        search = search_model(self.pm, self.settings, self.per_solve, self.per_solve)
+        local = self.local and free is not None
+        if local:
+            assert free is not None
+            hint_plan(self.pm, {c: o for c, o in self.plan.items() if c not in free})
+        try:
+            search = search_model(
+                self.pm, self.settings, self.per_solve, self.per_solve, fix_hinted=local
+            )
+        finally:
+            if local:
+                self._restore_hint()
         if search.outcomes is None:
-            return Resolved(None, search.status == cp_model.INFEASIBLE, None)
+            infeasible = search.status == cp_model.INFEASIBLE and not local
+            return Resolved(None, infeasible, None, local=local)
         plan = make_plan(self.instance, self.cands, search.outcomes, rank=1)
-        proven = search.status == cp_model.OPTIMAL
-        return Resolved(plan.objective, proven, search.outcomes, plan.marginal_weekly_cost)
+        proven = search.status == cp_model.OPTIMAL and not local
+        return Resolved(
+            plan.objective, proven, search.outcomes, plan.marginal_weekly_cost, local=local
+        )
+
+    def _nearby(self, placements: set[str]) -> set[str]:
+        """Up to ``LOCAL_CHILDREN`` children: those the plan puts at ``placements``, then those
+        with an option there, nearest first."""
+        placed = sorted(c for c, o in self.plan.items() if o.placement in placements)
+        able = sorted(
+            (option.km, child)
+            for child, options in self.cands.options.items()
+            for option in options
+            if option.placement in placements and child not in placed
+        )
+        chosen = placed + [child for _, child in able]
+        return set(list(dict.fromkeys(chosen))[:LOCAL_CHILDREN])
+
+    def _restore_hint(self) -> None:
+        self.pm.model.clear_hints()
+        hint = self.pm.model.proto.solution_hint
+        hint.vars.extend(self._hint[0])
+        hint.values.extend(self._hint[1])
 
 
 @contextmanager
