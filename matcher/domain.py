@@ -43,6 +43,7 @@ Level = Annotated[int, Field(ge=0, le=3)]
 Money = Annotated[int, Field(ge=0, le=10_000_000)]
 Km = Annotated[float, Field(ge=0, le=20_000)]
 Age = Annotated[int, Field(ge=0, le=25)]
+StaffUnits = Annotated[int, Field(ge=0, le=1000)]
 
 
 class Record(BaseModel):
@@ -80,8 +81,17 @@ class Child(Record):
     max_distance_km: Km | None = None
     priority: Annotated[int, Field(ge=1, le=3)] = 1
     sibling_group: Id | None = None
+    staffing: StaffUnits = 1
+    """Extension: staff units the child uses where a placement has ``staff_capacity`` (2 for a
+    child needing 2:1 staffing)."""
+    staffing_at: dict[Id, StaffUnits] = Field(default_factory=dict)
+    """Extension: staff units at particular placements, overriding ``staffing`` there."""
 
     _levels = field_validator("needs")(_drop_zero_levels)
+
+    def staff_units(self, placement: str) -> int:
+        """Staff units the child would use at ``placement``."""
+        return self.staffing_at.get(placement, self.staffing)
 
     def care_plan_types(self) -> tuple[str, ...]:
         """Placement types the care plan allows; the legal default by age when none is given."""
@@ -100,6 +110,8 @@ class Resident(Record):
     age: Age
     sex: Sex
     needs: dict[str, Level] = Field(default_factory=dict)
+    staffing: StaffUnits = 1
+    """Extension: staff units the resident uses (see ``Placement.staff_capacity``)."""
 
     _levels = field_validator("needs")(_drop_zero_levels)
 
@@ -123,6 +135,9 @@ class Placement(Record):
     cost_uplift: dict[str, Money] = Field(default_factory=dict)
     block_beds: Annotated[int, Field(ge=0, le=1000)] = 0
     block_weekly_cost: Money = 0
+    staff_capacity: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    """Extension: staff units on hand; children and residents use their ``staffing`` of it.
+    None: staffing does not limit this placement."""
 
     _levels = field_validator("meets", "cost_uplift")(_drop_zero_levels)
 

@@ -121,6 +121,9 @@ def reference_problems(instance: Instance) -> Iterator[Problem]:
                 )
         if child.sibling_group is not None and child.sibling_group not in groups:
             yield Problem("", record, "sibling_group", f"unknown group {child.sibling_group}")
+        for key in child.staffing_at:
+            if key not in placements:
+                yield Problem("", record, "staffing_at", f"unknown placement {key}")
 
     for placement in instance.placements:
         record = f"placement {placement.id}"
@@ -129,6 +132,14 @@ def reference_problems(instance: Instance) -> Iterator[Problem]:
         if placement.age_min > placement.age_max:
             yield Problem(
                 "", record, "age_min", f"{placement.age_min} is above age_max {placement.age_max}"
+            )
+        resident_staff = sum(r.staffing for r in placement.residents)
+        if placement.staff_capacity is not None and resident_staff > placement.staff_capacity:
+            yield Problem(
+                "",
+                record,
+                "staff_capacity",
+                f"residents use {resident_staff} staff units, above {placement.staff_capacity}",
             )
         if len(placement.residents) > placement.capacity:
             yield Problem(

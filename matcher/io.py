@@ -209,6 +209,7 @@ def _child_record(row: dict[str, str]) -> dict[str, Any]:
             "max_distance_km": _cell(row.get("max_distance_km", "")),
             "priority": _cell(row.get("priority", "")),
             "sibling_group": _cell(row.get("sibling_group", "")),
+            "staffing": _cell(row.get("staffing", "")),
         }
     )
 
@@ -231,12 +232,20 @@ def _placement_record(row: dict[str, str]) -> dict[str, Any]:
             "cost_uplift": _prefixed(row, "cost_uplift."),
             "block_beds": _cell(row.get("block_beds", "")),
             "block_weekly_cost": _cell(row.get("block_weekly_cost", "")),
+            "staff_capacity": _cell(row.get("staff_capacity", "")),
         }
     )
 
 
 def _resident_record(row: dict[str, str]) -> dict[str, Any]:
-    return {"age": _cell(row["age"]), "sex": _cell(row["sex"]), "needs": _prefixed(row, "need.")}
+    return _without_none(
+        {
+            "age": _cell(row["age"]),
+            "sex": _cell(row["sex"]),
+            "needs": _prefixed(row, "need."),
+            "staffing": _cell(row.get("staffing", "")),
+        }
+    )
 
 
 def _team_record(row: dict[str, str]) -> dict[str, Any]:
@@ -275,6 +284,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sibling_groups": ("id",),
     "residents": ("placement", "age", "sex"),
     "distances": ("child", "placement", "km"),
+    "staffing": ("child", "placement", "units"),
 }
 
 
@@ -331,7 +341,15 @@ def read_bundle_dict(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
     for placement in raw["placements"]:
         placement["residents"] = residents.get(placement.get("id", ""), [])
     raw["distances"] = [_plain_record(row) for row in _read_table(folder, "distances", True)]
-    files = {section: str(folder / f"{section}.csv") for section in (*TABLES, "distances")}
+    staffing: dict[str, dict[str, Any]] = {}
+    for row in _read_table(folder, "staffing", True):
+        staffing.setdefault(row["child"], {})[row["placement"]] = _cell(row["units"])
+    for child in raw["children"]:
+        if child.get("id") in staffing:
+            child["staffing_at"] = staffing[child["id"]]
+    files = {
+        section: str(folder / f"{section}.csv") for section in (*TABLES, "distances", "staffing")
+    }
     files.update(meta=str(folder / "meta.json"), policy=str(folder / "policy.json"))
     return raw, files
 
@@ -428,9 +446,20 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def uses_staffing(instance: Instance) -> bool:
+    """Whether any record departs from the staffing extension's defaults."""
+    return (
+        any(p.staff_capacity is not None for p in instance.placements)
+        or any(c.staffing != 1 or c.staffing_at for c in instance.children)
+        or any(r.staffing != 1 for p in instance.placements for r in p.residents)
+    )
+
+
 def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
-    """The CSV tables of an instance, every cell already text."""
+    """The CSV tables of an instance, every cell already text. The staffing extension's columns
+    and ``staffing.csv`` appear only when some record uses staffing."""
     needs = list(instance.meta.needs)
+    staffing_used = uses_staffing(instance)
     children = [
         {
             "id": c.id,
@@ -447,6 +476,7 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
             "max_distance_km": c.max_distance_km,
             "priority": c.priority,
             "sibling_group": c.sibling_group,
+            **({"staffing": c.staffing} if staffing_used else {}),
             **_level_columns("need.", needs, c.needs),
         }
         for c in instance.children
@@ -467,15 +497,27 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
             "weekly_cost": p.weekly_cost,
             "block_beds": p.block_beds,
             "block_weekly_cost": p.block_weekly_cost,
+            **({"staff_capacity": p.staff_capacity} if staffing_used else {}),
             **_level_columns("meets.", needs, p.meets),
             **_level_columns("cost_uplift.", needs, p.cost_uplift),
         }
         for p in instance.placements
     ]
     residents = [
-        {"placement": p.id, "age": r.age, "sex": r.sex, **_level_columns("need.", needs, r.needs)}
+        {
+            "placement": p.id,
+            "age": r.age,
+            "sex": r.sex,
+            **({"staffing": r.staffing} if staffing_used else {}),
+            **_level_columns("need.", needs, r.needs),
+        }
         for p in instance.placements
         for r in p.residents
+    ]
+    staffing = [
+        {"child": c.id, "placement": placement, "units": units}
+        for c in instance.children
+        for placement, units in c.staffing_at.items()
     ]
     teams = [
         {
@@ -499,6 +541,8 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
         "sibling_groups": ([g.model_dump() for g in instance.sibling_groups], ["id", "together"]),
         "distances": ([d.model_dump() for d in instance.distances], ["child", "placement", "km"]),
     }
+    if staffing_used:
+        tables["staffing"] = (staffing, list(REQUIRED_COLUMNS["staffing"]))
     frames = {}
     for table, (rows, columns) in tables.items():
         frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else columns, dtype=object)

@@ -212,6 +212,15 @@ class PlanChecker:
                     record,
                     f"{len(everyone)} occupants ({names}), {placement.capacity} beds",
                 )
+            if placement.staff_capacity is not None:
+                used = sum(r.staffing for r in placement.residents)
+                used += sum(c.staffing_at.get(placement_id, c.staffing) for c in ours)
+                if used > placement.staff_capacity:
+                    self.fail(
+                        "staff_capacity",
+                        record,
+                        f"{used} staff units used, {placement.staff_capacity} on hand",
+                    )
             for child in ours:
                 if child.requires_sole and len(everyone) > 1:
                     self.fail("sole_occupancy", record, f"child {child.id} must live alone")

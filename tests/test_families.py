@@ -30,6 +30,16 @@ def capacity() -> Instance:
     return instance([child("A"), child("B")], [place("P", capacity=1)])
 
 
+def staff_capacity() -> Instance:
+    """Three staff units: a child needing 2:1 and one needing 1:1 fit beside the resident only
+    if the 2:1 child is counted as two."""
+    resident = {"age": 12, "sex": "F", "staffing": 1}
+    return instance(
+        [child("A", staffing=2), child("B")],
+        [place("P", capacity=3, staff_capacity=3, residents=[resident])],
+    )
+
+
 def outreach_required() -> Instance:
     return instance(
         [child("A", needs={"aggression": 2})],
@@ -125,6 +135,7 @@ CASES: dict[str, Callable[[], Instance]] = {
     for f in (
         eligibility,
         capacity,
+        staff_capacity,
         outreach_required,
         return_home,
         outreach_capacity,

@@ -220,3 +220,25 @@ def test_the_readme_instance_example_is_valid() -> None:
     example = json.loads(readme[start : readme.index("```", start)])
     data = instance_from_dict(example, "README.md")
     assert [c.id for c in data.children] == ["C1", "C2"]
+
+
+def test_the_staffing_extension_round_trips_and_checks_its_references(tmp_path: Path) -> None:
+    from helpers import child, instance, place
+
+    resident = {"age": 14, "sex": "M", "staffing": 2}
+    data = instance(
+        [child("A", staffing=2, staffing_at={"P": 3}), child("B")],
+        [place("P", capacity=3, staff_capacity=6, residents=[resident]), place("Q")],
+    )
+    write_bundle(data, tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "staffing.csv").read_text().splitlines() == [
+        "child,placement,units",
+        "A,P,3",
+    ]
+    assert read_instance(tmp_path / "bundle") == data
+    document = json.loads(canonical_json(data))
+    document["children"][0]["staffing_at"] = {"NOWHERE": 1}
+    with pytest.raises(InvalidInstanceError) as caught:
+        instance_from_dict(document, "x.json")
+    [problem] = caught.value.problems
+    assert (problem.record, problem.field) == ("child A", "staffing_at")

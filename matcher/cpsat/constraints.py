@@ -124,6 +124,20 @@ def capacity(ctx: Context) -> None:
             ctx.add_limit(("capacity", placement.id), _total([var for _, var in occupants]) <= free)
 
 
+def staff_capacity(ctx: Context) -> None:
+    """Extension: the staff units our children and residents use stay within
+    ``staff_capacity`` (a child needing 2:1 staffing uses 2)."""
+    for placement in ctx.instance.placements:
+        if placement.staff_capacity is None:
+            continue
+        occupants = ctx.occupants(placement.id)
+        free = placement.staff_capacity - sum(r.staffing for r in placement.residents)
+        units = [child.staff_units(placement.id) for child, _ in occupants]
+        if sum(units) > free:
+            used = cp_model.LinearExpr.weighted_sum([var for _, var in occupants], units)
+            ctx.add_limit(("staff_capacity", placement.id), used <= free)
+
+
 def outreach_required(ctx: Context) -> None:
     """An option allowed only with outreach (need uplift or requires_outreach) takes a slot.
 
@@ -359,6 +373,7 @@ def marginal_cost(instance: Instance, v: Variables) -> cp_model.LinearExprT:
 
 CONSTRAINT_FAMILIES: dict[str, Callable[[Context], None]] = {
     "capacity": capacity,
+    "staff_capacity": staff_capacity,
     "outreach_required": outreach_required,
     "return_home": return_home,
     "outreach_capacity": outreach_capacity,

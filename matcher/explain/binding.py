@@ -55,6 +55,8 @@ class Binding:
     def text(self) -> str:
         what = {
             "capacity": f"placement {self.record} is full ({_count(self.limit, 'bed')})",
+            "staff_capacity": f"placement {self.record} has all its staff in use "
+            f"({_count(self.limit, 'staff unit')})",
             "outreach_capacity": f"outreach team {self.record} is full "
             f"({_count(self.limit, 'slot')})",
             "max_moves": f"the move limit ({self.limit:g}) is reached",
@@ -128,6 +130,16 @@ def _candidates(
             and here[placement.id] + len(placement.residents) >= placement.capacity
         ):
             result.append(("capacity", placement.id, placement.capacity, 1, "bed"))
+        if placement.staff_capacity is not None and here[placement.id]:
+            used = sum(r.staffing for r in placement.residents) + sum(
+                instance.child_by_id[a.child].staff_units(placement.id)
+                for a in plan.assignments
+                if a.placement == placement.id
+            )
+            if used >= placement.staff_capacity:
+                result.append(
+                    ("staff_capacity", placement.id, placement.staff_capacity, 1, "staff unit")
+                )
     for team in instance.outreach_teams:
         if slots[team.id] >= team.capacity:
             result.append(("outreach_capacity", team.id, team.capacity, 1, "slot"))

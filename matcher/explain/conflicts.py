@@ -88,6 +88,8 @@ def describe(instance: Instance, key: Key) -> str:
         placement = instance.placement_by_id[record]
         free = placement.capacity - len(placement.residents)
         return f"{record} has {free} free bed(s)"
+    if family == "staff_capacity":
+        return f"{record} has {instance.placement_by_id[record].staff_capacity} staff units"
     if family == "outreach_capacity":
         return f"outreach team {record} has {instance.team_by_id[record].capacity} slot(s)"
     if family == "max_moves":

@@ -77,7 +77,7 @@ class Resolver:
         domain = self.pm.model.proto.constraints[index].linear.domain
         bounds = list(domain)
         free = None
-        if key[0] == "capacity":
+        if key[0] in ("capacity", "staff_capacity"):
             free = self._nearby({key[1]})
         elif key[0] == "outreach_capacity":
             free = {c for c, slots in self.pm.variables.slots_of_child.items() if key[1] in slots}
