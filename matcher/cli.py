@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 import click
 import pandas as pd
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from matcher.bench.report import compare, frame, write_results
+from matcher.bench.runner import SOLVERS, run_suite
+from matcher.bench.suites import GAP_FOLDER, SUITES, suite_cases
 from matcher.eligibility import candidates
 from matcher.exceptions import InvalidPlanError, MatcherError
 from matcher.explain import ExplainSettings, to_text
@@ -334,6 +338,94 @@ def explain_command(
     if out_path:
         write_json(out_path, result.to_dict())
     out.print(to_text(result, every_child=all_rows), markup=False)
+
+
+@main.command("bench")
+@click.option("--suite", type=click.Choice(SUITES), default="smoke", show_default=True)
+@click.option(
+    "--solvers",
+    default=",".join(SOLVERS),
+    show_default=True,
+    help="Comma-separated: " + ", ".join(SOLVERS) + ".",
+)
+@click.option("--time-limit", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@click.option("--instances", default=None, help="Comma-separated instance names: run only these.")
+@click.option(
+    "--out",
+    "out_path",
+    default="benchmarks/results/results.csv",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Results CSV; the plot (.png) and summary (.md) are written beside it.",
+)
+@click.option(
+    "--compare",
+    "baseline",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A results CSV to compare with; exit 3 if any run got worse beyond noise.",
+)
+@click.option(
+    "--gap-folder",
+    type=click.Path(exists=True, file_okay=False),
+    default=str(GAP_FOLDER),
+    show_default=True,
+    help="Where the public GAP files are.",
+)
+@reports_errors
+def bench_command(
+    suite: str,
+    solvers: str,
+    time_limit: float,
+    instances: str | None,
+    out_path: str,
+    baseline: str | None,
+    gap_folder: str,
+) -> None:
+    """Run a benchmark suite with each solver; write CSV, plot and summary."""
+    chosen = [name.strip() for name in solvers.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SOLVERS))
+    if unknown:
+        raise click.BadParameter(f"unknown solvers {unknown}", param_hint="--solvers")
+    cases = suite_cases(suite, Path(gap_folder))
+    if instances:
+        wanted = {name.strip() for name in instances.split(",")}
+        cases = [case for case in cases if case.name in wanted]
+        if not cases:
+            raise click.BadParameter("no such instance in the suite", param_hint="--instances")
+    table = Table(title=f"bench {suite}: {len(cases)} instances x {len(chosen)} solvers")
+    for column in ("instance", "solver", "status", "objective", "gap", "to best", "wall s"):
+        table.add_column(column)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=len(cases) * len(chosen))
+
+        def on_row(row: dict[str, Any]) -> None:
+            progress.advance(task)
+            table.add_row(
+                str(row["instance"]),
+                str(row["solver"]),
+                str(row.get("status")),
+                _figure(row.get("objective")),
+                _figure(row.get("gap")),
+                _figure(row.get("gap_to_best_known")),
+                _figure(row.get("wall_s")),
+            )
+
+        rows = run_suite(cases, chosen, time_limit, Path(gap_folder), on_row=on_row)
+    out.print(table)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    for path in write_results(rows, Path(out_path)):
+        out.print(f"wrote {path}", markup=False)
+    if baseline:
+        regressions = compare(frame(rows), pd.read_csv(baseline))
+        for regression in regressions:
+            out.print(f"worse: {regression}", markup=False)
+        if regressions:
+            sys.exit(3)
+        out.print(f"no run worse than {baseline} beyond noise", markup=False)
+
+
+def _figure(value: Any) -> str:
+    return "-" if value is None or value != value else f"{value:g}"
 
 
 @main.command("generate")

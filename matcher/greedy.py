@@ -114,6 +114,8 @@ class _State:
             return None
         if not may_join(child, self.occupants[pid], self.instance.policy.rules):
             return None
+        if not self.staff_fits(child, pid):
+            return None
         team = self.team_for(option.teams) if option.teams is not None else None
         if option.teams is not None and team is None:
             return None
@@ -130,6 +132,16 @@ class _State:
         if team is not None:
             self.team_load[team] = self.team_load.get(team, 0) + 1
         return Outcome(pid, team)
+
+    def staff_fits(self, child: Child, pid: str) -> bool:
+        """The staffing extension: ``child`` fits within the staff units left at ``pid``."""
+        capacity = self.instance.placement_by_id[pid].staff_capacity
+        if capacity is None:
+            return True
+        used = sum(
+            o.staff_units(pid) if isinstance(o, Child) else o.staffing for o in self.occupants[pid]
+        )
+        return used + child.staff_units(pid) <= capacity
 
     def try_home(self, child: Child, teams: Sequence[str]) -> Outcome | None:
         team = self.team_for(teams)

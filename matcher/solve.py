@@ -96,6 +96,8 @@ class SolveSettings:
     reproducible: bool | None = None
     """True: interleaved deterministic search; False: the parallel portfolio; None (auto):
     reproducible for models up to ``LARGE_MODEL_PAIRS`` eligible pairs, else fast."""
+    greedy_start: bool = True
+    """Start the search from the greedy plan (a CP-SAT hint); False for benchmarks without it."""
 
     def resolved(self, pairs: int) -> SolveSettings:
         """These settings with ``reproducible`` decided for a model of ``pairs`` eligible pairs."""
@@ -342,7 +344,7 @@ class _Run:
         for plan in self.found:
             _exclude(pm, plan, self.settings.min_difference)
         hint_plan(pm, start)
-        if not self.found:
+        if start and not self.found:
             complete_hint(pm, self.settings.time_limit * HINT_SHARE)
         return pm
 
@@ -361,7 +363,7 @@ def solve(
     settings = (settings or SolveSettings()).resolved(pairs)
     large = pairs > LARGE_MODEL_PAIRS
     run = _Run(instance, cands, settings, started, on_progress, found=[])
-    start = greedy_plan(instance, cands)
+    start = greedy_plan(instance, cands) if settings.greedy_start else {}
     pm = None if large else run.starting_model(cands, start)
     build_time = run.elapsed()
     plans: list[Plan] = []

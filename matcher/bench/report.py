@@ -1,0 +1,152 @@
+"""Benchmark results: the CSV, a plot of time and gap against size, a Markdown summary, and the
+regression check against a baseline CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from matcher.bench.runner import COLUMNS
+from matcher.io import write_text_atomic
+
+QUALITY_TOLERANCE = 1e-4
+"""Relative objective change counted as noise (objectives are exact to the penny)."""
+
+TIME_TOLERANCE = 0.5
+"""Relative wall-time increase counted as noise, beyond ``TIME_FLOOR_S``: one run per cell on a
+shared machine varies by tens of percent."""
+
+TIME_FLOOR_S = 1.0
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``out`` (CSV), and beside it ``out``.png (plot) and ``out``.md (summary)."""
+    table = frame(rows)
+    write_text_atomic(out, table.to_csv(index=False))
+    written = [out, out.with_suffix(".png"), out.with_suffix(".md")]
+    plot(table, written[1])
+    write_text_atomic(written[2], summary(table))
+    return written
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Wall time and gap (to the bound, or to the best-known value for GAP) against size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (time_axis, gap_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    data = table.copy()
+    data["quality_gap"] = data["gap_to_best_known"].fillna(data["gap"])
+    for solver, rows in data.groupby("solver", sort=True):
+        by_size = rows.groupby("children").median(numeric_only=True).sort_index()
+        time_axis.plot(by_size.index, by_size["wall_s"], marker="o", label=solver)
+        gap_axis.plot(by_size.index, 100 * by_size["quality_gap"], marker="o", label=solver)
+    time_axis.set(xlabel="children (jobs)", ylabel="wall time, s (median)", xscale="log")
+    gap_axis.set(xlabel="children (jobs)", ylabel="gap, % (median)", xscale="log")
+    time_axis.legend(fontsize=8)
+    figure.tight_layout()
+    staging = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(staging, dpi=110)
+    plt.close(figure)
+    staging.replace(path)
+
+
+def summary(table: pd.DataFrame) -> str:
+    """Per solver: runs, proven optima, median gaps and times; per GAP type for GAP runs."""
+    lines = ["# Benchmark summary", ""]
+    lines.append(
+        "| solver | runs | optimal | median gap | median gap to best known | "
+        "median wall s | median peak MiB |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for solver, rows in table.groupby("solver", sort=True):
+        lines.append(
+            f"| {solver} | {len(rows)} | {(rows['status'] == 'OPTIMAL').sum()} | "
+            f"{_percent(rows['gap'].median())} | {_percent(rows['gap_to_best_known'].median())} | "
+            f"{rows['wall_s'].median():.2f} | {rows['peak_rss_mib'].median():.0f} |"
+        )
+    gap_rows = table[table["best_known"].notna()].copy()
+    if not gap_rows.empty:
+        gap_rows["type"] = gap_rows["instance"].map(_gap_type)
+        lines += ["", "GAP: median gap to best known by type (and instances at best known)", ""]
+        types = sorted(gap_rows["type"].unique())
+        lines.append("| solver | " + " | ".join(types) + " |")
+        lines.append("|---|" + "---|" * len(types))
+        for solver, rows in gap_rows.groupby("solver", sort=True):
+            cells = []
+            for kind in types:
+                of_type = rows[rows["type"] == kind]
+                hits = (of_type["gap_to_best_known"].fillna(1) <= 0).sum()
+                cells.append(
+                    f"{_percent(of_type['gap_to_best_known'].median())} ({hits}/{len(of_type)})"
+                )
+            lines.append(f"| {solver} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _gap_type(name: str) -> str:
+    return "gap1-12" if name.startswith("gap") else name[0].upper()
+
+
+def _percent(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{100 * value:.2f}%"
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A run worse than its baseline beyond noise."""
+
+    instance: str
+    solver: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.instance} / {self.solver}: {self.what}"
+
+
+def compare(table: pd.DataFrame, baseline: pd.DataFrame) -> list[Regression]:
+    """Runs whose quality (objective, or a status lost) or wall time got worse than in
+    ``baseline`` beyond ``QUALITY_TOLERANCE`` / ``TIME_TOLERANCE``."""
+    merged = table.merge(baseline, on=["instance", "solver"], suffixes=("", "_base"))
+    found = []
+    for row in merged.itertuples():
+        if row.status_base == "OPTIMAL" and row.status != "OPTIMAL":
+            found.append(Regression(row.instance, row.solver, f"status {row.status}, was OPTIMAL"))
+        worse = _worse(row.objective, row.objective_base, maximise=_maximised(row.instance))
+        if worse is not None:
+            found.append(Regression(row.instance, row.solver, worse))
+        limit = max(row.wall_s_base * (1 + TIME_TOLERANCE), row.wall_s_base + TIME_FLOOR_S)
+        if pd.notna(row.wall_s) and pd.notna(row.wall_s_base) and row.wall_s > limit:
+            found.append(
+                Regression(
+                    row.instance,
+                    row.solver,
+                    f"wall {row.wall_s:.2f} s, was {row.wall_s_base:.2f} s",
+                )
+            )
+    return found
+
+
+def _maximised(instance: str) -> bool:
+    """GAP gap1-gap12 are published as maximisation problems."""
+    return instance.startswith("gap")
+
+
+def _worse(objective: Any, base: Any, maximise: bool) -> str | None:
+    if pd.isna(base):
+        return None
+    if pd.isna(objective):
+        return f"no plan, was {base}"
+    change = (base - objective) if maximise else (objective - base)
+    if change > QUALITY_TOLERANCE * max(abs(base), 1.0):
+        return f"objective {objective}, was {base}"
+    return None

@@ -1,0 +1,168 @@
+"""Run benchmark cases with each solver, one process per run so peak memory is the run's own.
+
+Solvers, all on the same instance and the project's own model:
+
+- ``greedy``: manual practice (``matcher.greedy``: urgent and constrained children first, each to
+  the cheapest place that still fits, then bed-freeing moves);
+- ``cpsat-1w``, ``cpsat-2w``: ``solve()`` with one or two workers, starting from the greedy plan;
+- ``cpsat-2w-nohint``: two workers without the greedy start;
+- ``highs``: the same model as a MIP, solved by HiGHS (``matcher.bench.highs``) on one thread.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from matcher.bench.gap import gap_value
+from matcher.bench.suites import GAP_FOLDER, Case, suite_cases
+from matcher.cpsat import build_model
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
+from matcher.plans import Plan, make_plan
+from matcher.solve import SolveSettings, read_outcomes, solve
+from matcher.units import to_pounds
+
+SOLVERS = ("greedy", "cpsat-1w", "cpsat-2w", "cpsat-2w-nohint", "highs")
+
+COLUMNS = (
+    "suite",
+    "instance",
+    "children",
+    "placements",
+    "pairs",
+    "solver",
+    "time_limit_s",
+    "status",
+    "objective",
+    "bound",
+    "gap",
+    "best_known",
+    "gap_to_best_known",
+    "unplaced",
+    "build_s",
+    "first_solution_s",
+    "time_to_best_s",
+    "wall_s",
+    "peak_rss_mib",
+)
+
+
+def run_case(
+    case: Case, solver: str, time_limit: float, gap_folder: Path = GAP_FOLDER
+) -> dict[str, Any]:
+    """One run in a fresh process; a crash or time-out becomes a row with status ERROR."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    args = (case.suite, case.name, gap_folder, solver, time_limit, queue)
+    process = context.Process(target=_measure, args=args)
+    process.start()
+    process.join(timeout=time_limit * 3 + 120)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    row = queue.get() if not queue.empty() else None
+    if row is None:
+        row = {"status": "ERROR", "solver": solver}
+    return {"suite": case.suite, "instance": case.name, "time_limit_s": time_limit, **row}
+
+
+def _measure(
+    suite: str, name: str, gap_folder: Path, solver: str, time_limit: float, queue: Any
+) -> None:
+    case = next(c for c in suite_cases(suite, gap_folder) if c.name == name)
+    started = time.perf_counter()
+    instance = case.build()
+    row: dict[str, Any] = {
+        "solver": solver,
+        "children": len(instance.children),
+        "placements": len(instance.placements),
+    }
+    plan: Plan | None
+    if solver == "greedy":
+        cands = candidates(instance)
+        build_s = time.perf_counter() - started
+        plan = make_plan(instance, cands, greedy_plan(instance, cands), rank=1)
+        row |= {"status": "FEASIBLE", "bound": None, "build_s": round(build_s, 3)}
+        row["first_solution_s"] = row["time_to_best_s"] = round(time.perf_counter() - started, 3)
+    elif solver == "highs":
+        from matcher.bench.highs import solve_mip
+
+        pm = build_model(instance)
+        build_s = time.perf_counter() - started
+        result = solve_mip(pm.model, time_limit - build_s)
+        cands = pm.candidates
+        plan = None
+        if result.values is not None:
+            plan = make_plan(instance, cands, read_outcomes(pm, result.values), rank=1)
+        row |= {
+            "status": result.status,
+            "bound": None if result.bound is None else to_pounds(result.bound),
+            "build_s": round(build_s + result.build_s, 3),
+        }
+    else:
+        cands = candidates(instance)
+        workers = 1 if solver == "cpsat-1w" else 2
+        settings = SolveSettings(
+            time_limit=time_limit, workers=workers, plans=1, greedy_start="nohint" not in solver
+        )
+        events: list[float] = []
+        solved = solve(instance, settings, on_progress=lambda e: events.append(e["wall_time_s"]))
+        report = solved.solver
+        plan = solved.plans[0] if solved.plans else None
+        row |= {
+            "status": report.status,
+            "bound": report.best_bound,
+            "build_s": report.build_time_s,
+            "first_solution_s": report.first_solution_s,
+            "time_to_best_s": events[-1] if events else None,
+        }
+    row["pairs"] = sum(len(options) for options in cands.options.values())
+    row["wall_s"] = round(time.perf_counter() - started, 3)
+    row |= _quality(case, plan, row.get("bound"))
+    row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    queue.put(row)
+
+
+def _quality(case: Case, plan: Plan | None, bound: float | None) -> dict[str, Any]:
+    """Objective, gap to the bound and to the best-known value, in the instance's own units
+    (GAP objective for GAP cases)."""
+    if plan is None:
+        return {"objective": None, "gap": None, "gap_to_best_known": None, "unplaced": None}
+    unplaced = sum(a.action == "unplaced" for a in plan.assignments)
+    objective = plan.objective
+    gap = None
+    if bound is not None:
+        gap = round(max(objective - bound, 0.0) / max(abs(objective), 1e-9), 6)
+    row: dict[str, Any] = {"objective": objective, "gap": gap, "unplaced": unplaced}
+    if case.gap is not None:
+        row["objective"] = gap_value(case.gap, objective) if unplaced == 0 else None
+        row["bound"] = None if bound is None else gap_value(case.gap, bound)
+        row["best_known"] = case.best_known
+        if row["objective"] is not None and case.best_known:
+            sign = -1 if case.gap.maximise else 1
+            row["gap_to_best_known"] = (
+                round(sign * (row["objective"] - case.best_known) / case.best_known, 6) + 0.0
+            )
+    return row
+
+
+def run_suite(
+    cases: list[Case],
+    solvers: list[str],
+    time_limit: float,
+    gap_folder: Path = GAP_FOLDER,
+    on_row: Any = None,
+) -> list[dict[str, Any]]:
+    """Every case with every solver, rows in the order run."""
+    rows = []
+    for case in cases:
+        for solver in solvers:
+            row = run_case(case, solver, time_limit, gap_folder)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows

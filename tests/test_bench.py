@@ -1,0 +1,135 @@
+"""The benchmark suite: GAP files through the project's model, the HiGHS translation of the
+model, the regression check and the ``bench`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from test_families import CASES
+
+from matcher.bench.gap import gap_instance, gap_value, read_gap
+from matcher.bench.highs import solve_mip
+from matcher.bench.report import compare
+from matcher.bench.suites import GAP_FOLDER
+from matcher.cli import main
+from matcher.cpsat import build_model
+from matcher.io import read_instance
+from matcher.solve import SolveSettings, solve
+from matcher.units import to_pounds
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = SolveSettings(time_limit=20, plans=1)
+
+
+@pytest.fixture
+def gap_folder() -> Path:
+    if not (GAP_FOLDER / "best_known.csv").exists():
+        pytest.skip("shared/benchmarks/gap is not beside this checkout")
+    return GAP_FOLDER
+
+
+def test_a_gap_file_with_several_problems_reads_the_first(tmp_path: Path) -> None:
+    """2 agents, 3 jobs, in an OR-Library file holding two problems."""
+    one = "2 3  1 2 3  4 5 6  1 1 1  1 1 1  2 2"
+    (tmp_path / "two").write_text(f"2\n{one}\n{one}\n")
+    problem = read_gap(tmp_path / "two", maximise=False)
+    assert problem.costs == [[1, 2, 3], [4, 5, 6]] and problem.capacities == [2, 2]
+    result = solve(gap_instance(problem), FAST)
+    # jobs 0 and 1 at agent 0 (cost 3), job 2 at agent 1 (cost 6): 9
+    assert gap_value(problem, result.plans[0].objective) == 9
+
+
+@pytest.mark.parametrize(
+    ("name", "maximise", "optimum"), [("gap1-0", True, 336), ("a05100", False, 1698)]
+)
+def test_gap_instances_reach_their_published_optimum(
+    gap_folder: Path, name: str, maximise: bool, optimum: int
+) -> None:
+    folder = "cattrysse1994" if name.startswith("gap") else "chu1997"
+    problem = read_gap(gap_folder / folder / name, maximise)
+    result = solve(gap_instance(problem), FAST)
+    assert result.solver.status == "OPTIMAL"
+    assert all(a.action != "unplaced" for a in result.plans[0].assignments)
+    assert gap_value(problem, result.plans[0].objective) == optimum
+
+
+@pytest.mark.parametrize("family", sorted(CASES))
+def test_highs_on_the_translated_model_agrees_with_cp_sat(family: str) -> None:
+    data = CASES[family]()
+    expected = solve(data, FAST)
+    mip = solve_mip(build_model(data).model, 20)
+    assert mip.status == expected.solver.status == "OPTIMAL"
+    assert to_pounds(mip.objective) == pytest.approx(expected.solver.objective, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["tiny.json", "small.json", "tight-small.json"])
+def test_highs_reaches_the_shipped_optima(name: str) -> None:
+    data = read_instance(ROOT / "instances" / name)
+    mip = solve_mip(build_model(data).model, 60)
+    assert mip.status == "OPTIMAL"
+    assert to_pounds(mip.objective) == pytest.approx(solve(data, FAST).solver.objective, abs=0.01)
+
+
+def test_compare_flags_worse_quality_and_lost_optimality_but_not_time_noise() -> None:
+    base = pd.DataFrame(
+        [
+            {
+                "instance": "small",
+                "solver": "s",
+                "status": "OPTIMAL",
+                "objective": 100.0,
+                "wall_s": 1.0,
+            },
+            {
+                "instance": "gap1-0",
+                "solver": "s",
+                "status": "OPTIMAL",
+                "objective": 336,
+                "wall_s": 0.2,
+            },
+            {
+                "instance": "tiny",
+                "solver": "s",
+                "status": "OPTIMAL",
+                "objective": 10.0,
+                "wall_s": 10.0,
+            },
+        ]
+    )
+    now = base.copy()
+    now.loc[0, "objective"] = 101.0  # minimising: worse
+    now.loc[1, ["objective", "status"]] = [330, "FEASIBLE"]  # maximising: worse, and not proven
+    now.loc[2, "wall_s"] = 14.0  # within noise
+    found = {(r.instance, r.what.split()[0]) for r in compare(now, base)}
+    assert found == {("small", "objective"), ("gap1-0", "objective"), ("gap1-0", "status")}
+    now.loc[2, "wall_s"] = 16.0
+    assert any(r.instance == "tiny" and r.what.startswith("wall") for r in compare(now, base))
+
+
+def test_bench_command_writes_csv_plot_summary_and_compares(
+    tmp_path: Path, gap_folder: Path
+) -> None:
+    runner = CliRunner()
+    out = tmp_path / "r.csv"
+    args = ["bench", "--suite", "smoke", "--solvers", "greedy,cpsat-2w,highs"]
+    args += ["--instances", "tiny,gap1-0", "--time-limit", "5", "--out", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert len(table) == 6 and set(table["solver"]) == {"greedy", "cpsat-2w", "highs"}
+    gap_row = table[(table["instance"] == "gap1-0") & (table["solver"] == "cpsat-2w")].iloc[0]
+    assert gap_row["objective"] == 336 and gap_row["gap_to_best_known"] == 0
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert "| cpsat-2w |" in out.with_suffix(".md").read_text()
+    again = runner.invoke(main, [*args[:-1], str(tmp_path / "again.csv"), "--compare", str(out)])
+    assert again.exit_code == 0, again.output
+    better = table.copy()
+    better.loc[better["instance"] == "tiny", "objective"] = 1.0
+    better.to_csv(tmp_path / "better.csv", index=False)
+    worse = runner.invoke(
+        main, [*args[:-1], str(tmp_path / "w.csv"), "--compare", str(tmp_path / "better.csv")]
+    )
+    assert worse.exit_code == 3 and "worse: tiny" in worse.output
