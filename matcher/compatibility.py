@@ -33,6 +33,8 @@ def may_join(person: Occupant, occupants: Sequence[Occupant], rules: Rules) -> b
     """Whether ``person`` may move in with ``occupants`` (contract 1.7 and 4.6)."""
     if occupants and (_sole(person) or any(_sole(o) for o in occupants)):
         return False
+    if not (rules.hsb_no_younger or rules.incompatible_needs or rules.max_per_placement):
+        return True
     for other in occupants:
         if rules.hsb_no_younger:
             for older, younger in ((person, other), (other, person)):

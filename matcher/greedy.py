@@ -246,6 +246,10 @@ SWAP_OPTIONS = 40
 """How many of the cheapest shared placements are tried for each waiting child or sibling group
 (bounds the work; a moved occupant may go anywhere that costs less than the move saves)."""
 
+MOVERS_PER_TRY = 8
+"""Occupants moved out, at most, to seat one waiting unit at one placement (bounds the work on
+placements with many occupants)."""
+
 
 def _free_beds_by_moving(
     state: _State, usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome]
@@ -285,6 +289,8 @@ def _make_room(
     gain = sum(weights.unplaced * c.priority - _pair_cost(instance, c, options[c.id]) for c in unit)
     if gain <= 0 or placement.capacity - len(placement.residents) < len(unit):
         return False
+    if placement.staff_capacity is not None:
+        return False  # freeing staff units is not a bed swap: left to the search
     start = state.save()
     spent = 0.0
     relocated: dict[str, Outcome] = {}
@@ -293,7 +299,7 @@ def _make_room(
         for c in sorted(state.ours[pid])
         if instance.child_by_id[c].sibling_group is None
     ]
-    for occupant in [None, *movers]:
+    for occupant in [None, *movers[:MOVERS_PER_TRY]]:
         if occupant is not None:
             spent += _relocate(state, occupant, pid, gain - spent, usable, outcomes, relocated)
         if state.free[pid] >= len(unit):
