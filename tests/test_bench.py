@@ -133,3 +133,16 @@ def test_bench_command_writes_csv_plot_summary_and_compares(
         main, [*args[:-1], str(tmp_path / "w.csv"), "--compare", str(tmp_path / "better.csv")]
     )
     assert worse.exit_code == 3 and "worse: tiny" in worse.output
+
+
+def test_the_greedy_start_is_skipped_only_when_staff_limits_every_placement(
+    tmp_path: Path,
+) -> None:
+    one = "2 3  1 2 3  4 5 6  1 1 1  1 1 1  2 2"
+    (tmp_path / "one").write_text(one)
+    gap = gap_instance(read_gap(tmp_path / "one", maximise=False))
+    small = read_instance(ROOT / "instances" / "small.json")
+    assert SolveSettings().starts_from_greedy(gap) is False
+    assert SolveSettings().starts_from_greedy(small) is True
+    assert SolveSettings(greedy_start=True).starts_from_greedy(gap) is True
+    assert SolveSettings(greedy_start=False).starts_from_greedy(small) is False

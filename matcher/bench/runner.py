@@ -4,8 +4,9 @@ Solvers, all on the same instance and the project's own model:
 
 - ``greedy``: manual practice (``matcher.greedy``: urgent and constrained children first, each to
   the cheapest place that still fits, then bed-freeing moves);
-- ``cpsat-1w``, ``cpsat-2w``: ``solve()`` with one or two workers, starting from the greedy plan;
-- ``cpsat-2w-nohint``: two workers without the greedy start;
+- ``cpsat-1w``, ``cpsat-2w``: ``solve()`` with one or two workers, as a user runs it (starting
+  from the greedy plan unless every placement is staff-limited, see ``SolveSettings``);
+- ``cpsat-2w-nohint``: two workers, never starting from the greedy plan;
 - ``highs``: the same model as a MIP, solved by HiGHS (``matcher.bench.highs``) on one thread.
 """
 
@@ -107,7 +108,10 @@ def _measure(
         cands = candidates(instance)
         workers = 1 if solver == "cpsat-1w" else 2
         settings = SolveSettings(
-            time_limit=time_limit, workers=workers, plans=1, greedy_start="nohint" not in solver
+            time_limit=time_limit,
+            workers=workers,
+            plans=1,
+            greedy_start=False if "nohint" in solver else None,
         )
         events: list[float] = []
         solved = solve(instance, settings, on_progress=lambda e: events.append(e["wall_time_s"]))
