@@ -242,3 +242,22 @@ def test_the_staffing_extension_round_trips_and_checks_its_references(tmp_path: 
         instance_from_dict(document, "x.json")
     [problem] = caught.value.problems
     assert (problem.record, problem.field) == ("child A", "staffing_at")
+
+
+def test_residents_using_more_staff_than_a_placement_has_are_refused() -> None:
+    from helpers import child, place
+
+    resident = {"age": 14, "sex": "M", "staffing": 3}
+    document = {
+        "meta": {"name": "staff", "as_of": "2026-11-26"},
+        "children": [child("A")],
+        "placements": [place("P", capacity=2, staff_capacity=2, residents=[resident])],
+    }
+    with pytest.raises(InvalidInstanceError) as caught:
+        instance_from_dict(document, "staff.json")
+    [problem] = caught.value.problems
+    assert (problem.file, problem.record, problem.field) == (
+        "staff.json",
+        "placement P",
+        "staff_capacity",
+    )
