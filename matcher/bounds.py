@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.cpsat.objective import move_penalty, option_costs
+from matcher.cpsat.objective import fees_on_count, move_penalty, option_costs
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.units import to_pence
@@ -41,8 +41,7 @@ class _Relaxation:
     """The pairs as flat arrays, grouped by child, for fast evaluation at given prices."""
 
     def __init__(self, instance: Instance, cands: Candidates) -> None:
-        block_fees = {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
-        costs = option_costs(instance, cands, block_fees)
+        costs = option_costs(instance, cands, fees_on_count(instance))
         self.placement_ids = [p.id for p in instance.placements]
         index = {pid: k for k, pid in enumerate(self.placement_ids)}
         self.free = np.array(

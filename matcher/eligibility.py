@@ -29,6 +29,13 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+def distance_cap(instance: Instance, child: Child) -> float | None:
+    """The child's distance limit: its own, else the policy's; None when there is none."""
+    if child.max_distance_km is not None:
+        return child.max_distance_km
+    return instance.policy.max_distance_km
+
+
 def haversine_km(
     lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
 ) -> FloatArray:
@@ -92,14 +99,8 @@ class PairTable:
             sex: np.array([sex in p.sexes for p in placements], dtype=bool)
             for sex in ("F", "M", "X")
         }
-        policy_cap = instance.policy.max_distance_km
-        self.cap = np.array(
-            [
-                c.max_distance_km if c.max_distance_km is not None else (policy_cap or np.inf)
-                for c in children
-            ],
-            dtype=float,
-        )
+        caps = [distance_cap(instance, c) for c in children]
+        self.cap = np.array([np.inf if cap is None else cap for cap in caps], dtype=float)
         self.overrides: dict[tuple[int, int], float] = {}
         child_index = {cid: i for i, cid in enumerate(self.child_ids)}
         for row in instance.distances:
@@ -327,7 +328,4 @@ def _reason(instance: Instance, child: Child, placement: Placement, test: str, k
             if level > placement.meets.get(need, 0)
         ]
         return "; ".join(gaps)
-    cap = child.max_distance_km
-    if cap is None:
-        cap = instance.policy.max_distance_km
-    return f"{km:.1f} km away, over the {cap:g} km limit"
+    return f"{km:.1f} km away, over the {distance_cap(instance, child):g} km limit"

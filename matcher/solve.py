@@ -33,7 +33,7 @@ from ortools.sat.python import cp_model
 
 from matcher.bounds import capacity_bound
 from matcher.cpsat import PlacementModel, build_model
-from matcher.cpsat.objective import option_costs
+from matcher.cpsat.objective import fees_on_count, option_costs
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
@@ -224,8 +224,7 @@ def shortlist(
 ) -> Candidates:
     """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
     the plans in ``keep`` (the starting plan, earlier ranked plans)."""
-    block_fees = {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
-    costs = option_costs(instance, cands, block_fees)
+    costs = option_costs(instance, cands, fees_on_count(instance))
     options = {}
     for child, child_options in cands.options.items():
         wanted = {plan[child].placement for plan in keep if child in plan}
@@ -251,11 +250,16 @@ def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
     if solver.solve(pm.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     values = list(solver.response_proto.solution)
+    set_hint(pm, list(range(len(values))), values)
+    return True
+
+
+def set_hint(pm: PlacementModel, variables: list[int], values: list[int]) -> None:
+    """Replace the model's hint with ``values`` for ``variables`` (indices), in bulk."""
     pm.model.clear_hints()
     hint = pm.model.proto.solution_hint
-    hint.vars.extend(range(len(values)))
+    hint.vars.extend(variables)
     hint.values.extend(values)
-    return True
 
 
 def read_outcomes(pm: PlacementModel, values: Sequence[int]) -> dict[str, Outcome]:

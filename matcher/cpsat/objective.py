@@ -46,16 +46,22 @@ def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
     proto.offset = constant
 
 
+def fees_on_count(instance: Instance) -> set[str]:
+    """Placements with block beds and a fee: the model charges their fee on the count of children
+    beyond the block (``Variables.fees_paid``), not on each assignment."""
+    return {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
+
+
 def option_costs(
-    instance: Instance, cands: Candidates, fees_on_count: Collection[str]
+    instance: Instance, cands: Candidates, counted_fees: Collection[str]
 ) -> dict[str, list[int]]:
     """Each child's objective coefficient (pence) per option, in ``cands.options`` order: fee,
     uplift, distance, out of area, and the move penalty unless the option is a stay. Placements in
-    ``fees_on_count`` charge their fee on the count of children beyond the block instead."""
+    ``counted_fees`` charge their fee on the count of children beyond the block instead."""
     weights = instance.policy.weights
     out_of_area = to_pence(weights.out_of_area)
     fixed = {
-        p.id: (0 if p.id in fees_on_count else to_pence(p.weekly_cost))
+        p.id: (0 if p.id in counted_fees else to_pence(p.weekly_cost))
         + (0 if p.in_area else out_of_area)
         for p in instance.placements
     }

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.cpsat.objective import option_costs
-from matcher.eligibility import TESTS, Candidates, Option, PairTable, PairTests, pair_tests
+from matcher.domain import Child
+from matcher.eligibility import (
+    TESTS,
+    Candidates,
+    Option,
+    PairTable,
+    PairTests,
+    distance_cap,
+    pair_tests,
+)
 from matcher.explain.whatif import Resolver
 from matcher.instance import Instance
 from matcher.plans import HOME, Plan
@@ -311,12 +320,10 @@ class ChildExplainer:
             found.sort(key=lambda item: (item[0], item[1]))
         return [changes for _, _, changes in found[:CORRECTION_SETS]]
 
-    def _relaxation(self, child: Any, test: PairTests, name: str) -> str:
+    def _relaxation(self, child: Child, test: PairTests, name: str) -> str:
         placement = self.instance.placement_by_id[test.placement]
         if name == "distance":
-            cap = child.max_distance_km
-            if cap is None:
-                cap = self.instance.policy.max_distance_km
+            cap = distance_cap(self.instance, child)
             return (
                 f"a distance limit of {math.ceil(test.km)} km instead of {cap:g} km "
                 f"to reach {placement.id}"

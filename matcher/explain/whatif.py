@@ -24,7 +24,7 @@ from matcher.cpsat.constraints import Key
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.plans import Outcome, make_plan
-from matcher.solve import SolveSettings, complete_hint, hint_plan, search_model
+from matcher.solve import SolveSettings, complete_hint, hint_plan, search_model, set_hint
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,7 @@ class Resolver:
         return set(list(dict.fromkeys(chosen))[:LOCAL_CHILDREN])
 
     def _restore_hint(self) -> None:
-        self.pm.model.clear_hints()
-        hint = self.pm.model.proto.solution_hint
-        hint.vars.extend(self._hint[0])
-        hint.values.extend(self._hint[1])
+        set_hint(self.pm, *self._hint)
 
 
 @contextmanager
