@@ -86,6 +86,9 @@ class Child(Record):
     child needing 2:1 staffing)."""
     staffing_at: dict[Id, StaffUnits] = Field(default_factory=dict)
     """Extension: staff units at particular placements, overriding ``staffing`` there."""
+    ruled_out: list[Id] = Field(default_factory=list)
+    """Extension: placements the team has ruled out for this child (a proposal it rejected);
+    ``home`` rules out returning home. A stay cannot be ruled out."""
 
     _levels = field_validator("needs")(_drop_zero_levels)
 

@@ -19,10 +19,12 @@ from matcher.domain import SUPPORTED_MIN_AGE, Child, Placement
 from matcher.instance import Instance
 
 EARTH_RADIUS_KM = 6371.0
+HOME = "home"
+"""The outcome id of returning home (contract 4.7), as ``Child.ruled_out`` names it."""
 BLOCK_ROWS = 256
 """Children per block when testing pairs; bounds memory at about BLOCK_ROWS x placements x needs."""
 
-TESTS = ("type", "age", "sex", "needs", "distance")
+TESTS = ("type", "age", "sex", "needs", "distance", "ruled_out")
 """The static tests in the order the eligibility funnel applies them."""
 
 FloatArray = npt.NDArray[np.float64]
@@ -139,12 +141,18 @@ class PairTable:
             sex_ok[i] = self.sex_ok[child.sex]
         type_ok &= ~(self.type_ok["supported"][None, :] & (age < SUPPORTED_MIN_AGE))
         deficit = self.child_needs[rows, None, :] - self.place_meets[None, :, :]
+        allowed = np.ones_like(type_ok)
+        for i, child in enumerate(children):
+            for placement in child.ruled_out:
+                if placement in self.placement_index:
+                    allowed[i, self.placement_index[placement]] = False
         masks = (
             type_ok,
             (self.age_min[None, :] <= age) & (age <= self.age_max[None, :]),
             sex_ok,
             (deficit <= 0).all(axis=2),
             km <= self.cap[rows, None],
+            allowed,
         )
         return dict(zip(TESTS, masks, strict=True))
 
@@ -213,7 +221,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])
         for c in instance.children
-        if c.return_home
+        if c.return_home and HOME not in c.ruled_out
     }
     return Candidates(options, {c: t for c, t in home_teams.items() if t})
 
@@ -328,4 +336,6 @@ def _reason(instance: Instance, child: Child, placement: Placement, test: str, k
             if level > placement.meets.get(need, 0)
         ]
         return "; ".join(gaps)
+    if test == "ruled_out":
+        return "the team ruled it out for this child"
     return f"{km:.1f} km away, over the {distance_cap(instance, child):g} km limit"

@@ -124,6 +124,11 @@ def reference_problems(instance: Instance) -> Iterator[Problem]:
         for key in child.staffing_at:
             if key not in placements:
                 yield Problem("", record, "staffing_at", f"unknown placement {key}")
+        for key in child.ruled_out:
+            if key not in placements and key != "home":
+                yield Problem("", record, "ruled_out", f"unknown placement {key}")
+            elif key == child.current_placement and child.status in ("settled", "at_risk"):
+                yield Problem("", record, "ruled_out", f"{key} is the child's stay")
 
     for placement in instance.placements:
         record = f"placement {placement.id}"

@@ -210,6 +210,7 @@ def _child_record(row: dict[str, str]) -> dict[str, Any]:
             "priority": _cell(row.get("priority", "")),
             "sibling_group": _cell(row.get("sibling_group", "")),
             "staffing": _cell(row.get("staffing", "")),
+            "ruled_out": _split(row.get("ruled_out", "")),
         }
     )
 
@@ -460,6 +461,7 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
     and ``staffing.csv`` appear only when some record uses staffing."""
     needs = list(instance.meta.needs)
     staffing_used = uses_staffing(instance)
+    rules_out = any(c.ruled_out for c in instance.children)
     children = [
         {
             "id": c.id,
@@ -477,6 +479,7 @@ def bundle_frames(instance: Instance) -> dict[str, pd.DataFrame]:
             "priority": c.priority,
             "sibling_group": c.sibling_group,
             **({"staffing": c.staffing} if staffing_used else {}),
+            **({"ruled_out": _join(c.ruled_out)} if rules_out else {}),
             **_level_columns("need.", needs, c.needs),
         }
         for c in instance.children

@@ -10,10 +10,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from matcher.cpsat.objective import TERM_NAMES
-from matcher.eligibility import Candidates
+from matcher.eligibility import HOME, Candidates
 from matcher.instance import Instance
-
-HOME = "home"
 
 
 @dataclass(frozen=True)

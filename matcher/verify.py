@@ -160,6 +160,8 @@ class PlanChecker:
         )
         if km > team.radius_km:
             self.fail("return_home", record, f"home is {km:.1f} km from team {team.id}")
+        if "home" in child.ruled_out:
+            self.fail("return_home", record, "the team ruled out returning home")
 
     def check_eligible(self, child: Child, placement: Placement, team: Any) -> None:
         record = f"child {child.id} at {placement.id}"
@@ -187,6 +189,8 @@ class PlanChecker:
             cap = self.instance.policy.max_distance_km
         if cap is not None and self.km(child, placement) > cap:
             self.fail("eligibility", record, f"{self.km(child, placement):.2f} km over cap {cap}")
+        if placement.id in child.ruled_out:
+            self.fail("eligibility", record, "the team ruled this placement out for the child")
 
     def check_team_reach(self, child: Child, placement: Placement, team: Any) -> None:
         km = great_circle_km(

@@ -140,6 +140,7 @@ def test_an_unplaced_child_gets_a_funnel_and_the_smallest_correction() -> None:
         "sex": 2,
         "needs": 2,
         "distance": 1,
+        "ruled_out": 1,
         "outreach": 1,
         "free_bed": 0,
     }

@@ -219,3 +219,25 @@ def test_checker_names_only_model_families() -> None:
     """The checker reports violations under the model's family names (plus plan/objective)."""
     named = set(re.findall(r'fail\(\s*"([a-z_]+)"', inspect.getsource(verify)))
     assert named <= set(FAMILY_NAMES) | {"plan", "objective"}, named - set(FAMILY_NAMES)
+
+
+def test_a_ruled_out_placement_or_return_home_is_not_eligible() -> None:
+    """A rejected proposal (``ruled_out``) is never proposed again; the checker refuses it."""
+    cheap_first = [place("CHEAP", cost=100), place("DEAR", cost=900)]
+    data = instance([child("A", ruled_out=["CHEAP"])], cheap_first)
+    plan = best_plan(data)
+    assert plan is not None and plan.assignments[0].placement == "DEAR"
+    assert best_plan(instance([child("A")], cheap_first)).assignments[0].placement == "CHEAP"
+    row = {**plan.to_dict()["assignments"][0], "placement": "CHEAP"}
+    bad = {**plan.to_dict(), "assignments": [row]}
+    assert "eligibility" in {v.rule for v in check_plan(data, bad)}
+
+    home = instance(
+        [child("A", return_home=True, ruled_out=["home"])], [], outreach_teams=[team("T")]
+    )
+    plan = best_plan(home)
+    assert plan is not None and plan.assignments[0].action == "unplaced"
+    row = {**plan.to_dict()["assignments"][0], "placement": "home", "outreach": "T"}
+    assert "return_home" in {
+        v.rule for v in check_plan(home, {**plan.to_dict(), "assignments": [row]})
+    }

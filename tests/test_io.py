@@ -261,3 +261,22 @@ def test_residents_using_more_staff_than_a_placement_has_are_refused() -> None:
         "placement P",
         "staff_capacity",
     )
+
+
+def test_the_ruled_out_extension_round_trips_and_checks_its_references(tmp_path: Path) -> None:
+    from helpers import child, instance, place
+
+    data = instance(
+        [child("A", ruled_out=["P", "home"]), child("B", status="settled", current_placement="Q")],
+        [place("P"), place("Q")],
+    )
+    write_bundle(data, tmp_path / "bundle")
+    assert read_instance(tmp_path / "bundle") == data
+    for ruled_out, message in (["NOWHERE"], "unknown placement"), (["Q"], "stay"):
+        document = json.loads(canonical_json(data))
+        document["children"][1]["ruled_out"] = ruled_out
+        with pytest.raises(InvalidInstanceError) as caught:
+            instance_from_dict(document, "x.json")
+        [problem] = caught.value.problems
+        assert (problem.record, problem.field) == ("child B", "ruled_out")
+        assert message in problem.message

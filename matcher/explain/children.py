@@ -334,6 +334,8 @@ class ChildExplainer:
             return f"{placement.type} ({placement.id}) allowed by the care plan"
         if name == "age":
             return f"{placement.id} taking a child of {child.age}"
+        if name == "ruled_out":
+            return f"the team reconsidering {placement.id}, which it ruled out"
         return f"{placement.id} taking the child ({test.failed[name]})"
 
     @staticmethod
