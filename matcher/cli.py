@@ -11,6 +11,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from matcher.io import (
 )
 from matcher.plans import Result, result_from_dict
 from matcher.solve import SolveSettings, solve
+from matcher.stopping import stop_on_signals, stop_requested
 from matcher.verify import check_result
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,44 +132,47 @@ def solve_command(
     explain_time: float,
 ) -> None:
     """Solve INSTANCE (a JSON file or a CSV bundle folder) and print the ranked plans."""
-    data = read_instance(instance)
-    settings = SolveSettings(
-        time_limit=time_limit,
-        workers=workers,
-        seed=seed,
-        plans=plans,
-        min_difference=min_difference,
-        reproducible={"auto": None, "reproducible": True, "fast": False}[mode],
-    )
-    status = err.status("building the model and searching")
-    if not quiet:
-        status.start()
-
-    def progress(event: dict[str, Any]) -> None:
-        status.update(
-            f"plan {event['plan']}: objective £{event['objective']:,.2f}, "
-            f"bound £{event['bound']:,.2f}, {event['wall_time_s']:.1f} s"
+    with stop_on_signals():  # a signal stops the search and keeps the best plan so far
+        data = read_instance(instance)
+        settings = SolveSettings(
+            time_limit=time_limit,
+            workers=workers,
+            seed=seed,
+            plans=plans,
+            min_difference=min_difference,
+            reproducible={"auto": None, "reproducible": True, "fast": False}[mode],
         )
+        status = err.status("building the model and searching")
+        if not quiet:
+            status.start()
 
-    try:
-        result = solve(
-            data,
-            settings,
-            instance_sha256=instance_sha256(instance),
-            on_progress=None if quiet else progress,
-        )
-    finally:
-        status.stop()
-    if explain:
-        result = _explained(data, result, settings, explain_time, quiet)
-    if out_path:
-        write_json(out_path, result.to_dict())
-    if csv_out:
-        write_plan_csv(result, Path(csv_out))
-    print_summary(result, all_rows=all_rows, quiet=quiet)
-    if explain and not quiet:
-        out.print("")
-        out.print(to_text(result, every_child=all_rows), markup=False)
+        def progress(event: dict[str, Any]) -> None:
+            status.update(
+                f"plan {event['plan']}: objective £{event['objective']:,.2f}, "
+                f"bound £{event['bound']:,.2f}, {event['wall_time_s']:.1f} s"
+            )
+
+        try:
+            result = solve(
+                data,
+                settings,
+                instance_sha256=instance_sha256(instance),
+                on_progress=None if quiet else progress,
+            )
+        finally:
+            status.stop()
+        if result.solver.interrupted:
+            err.print("stopped by a signal: these are the best plans found so far", markup=False)
+        elif explain:
+            result = _explained(data, result, settings, explain_time, quiet)
+        if out_path:
+            write_json(out_path, result.to_dict())
+        if csv_out:
+            write_plan_csv(result, Path(csv_out))
+        print_summary(result, all_rows=all_rows, quiet=quiet)
+        if explain and not quiet:
+            out.print("")
+            out.print(to_text(result, every_child=all_rows), markup=False)
 
 
 def _explained(
@@ -178,9 +183,12 @@ def _explained(
     if not quiet:
         status.start()
     try:
-        return explain_result(data, result, settings, ExplainSettings(time_limit=seconds))
+        explained = explain_result(data, result, settings, ExplainSettings(time_limit=seconds))
     finally:
         status.stop()
+    if stop_requested():  # explanations were cut short
+        return replace(explained, solver=replace(explained.solver, interrupted=True))
+    return explained
 
 
 def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
@@ -189,7 +197,8 @@ def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
     gap = "n/a" if s.gap is None else f"{100 * s.gap:.3f}%"
     out.print(
         f"{result.instance}: {s.status}, objective {s.objective}, bound {s.best_bound}, "
-        f"gap {gap}, {s.wall_time_s:.2f} s ({s.mode}, {s.workers} workers, seed {s.seed})",
+        f"gap {gap}, {s.wall_time_s:.2f} s ({s.mode}, {s.workers} workers, seed {s.seed})"
+        + (", stopped by a signal: best found so far" if s.interrupted else ""),
         markup=False,
     )
     if not result.plans:

@@ -79,6 +79,12 @@ class SolverReport:
     shortlist_optimal: bool = False
     """True when the plan was proven optimal with each child limited to its shortlist (see
     ``matcher.solve.SHORTLIST_SIZE``); the whole model's bound is ``best_bound``."""
+    best_solution_s: float | None = None
+    """When plan 1 was found, in seconds from the start (what a warm start shortens)."""
+    warm_start: bool = False
+    """Whether the search started from an earlier plan (``solve(warm_start=...)``)."""
+    interrupted: bool = False
+    """True when a stop signal cut the search short: the plans are the best found so far."""
 
 
 UNKNOWN_REPORT: dict[str, Any] = {

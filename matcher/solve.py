@@ -38,6 +38,7 @@ from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
+from matcher.stopping import run_solver, stop_requested
 from matcher.units import to_pounds
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -132,10 +133,12 @@ class _Progress(cp_model.CpSolverSolutionCallback):
         super().__init__()
         self.rank, self.callback, self.offset = rank, callback, offset
         self.first_solution_s: float | None = None
+        self.best_solution_s: float | None = None
 
     def on_solution_callback(self) -> None:
         if self.first_solution_s is None:
             self.first_solution_s = self.offset + self.wall_time
+        self.best_solution_s = self.offset + self.wall_time
         if self.callback is not None:
             self.callback(
                 {
@@ -157,6 +160,8 @@ class Search:
     objective: float | None
     bound: float | None
     first_solution_s: float | None
+    best_solution_s: float | None
+    """When the returned solution was found (seconds into the ``solve`` call)."""
     deterministic_time: float
     wall_time: float
     wall_limit_hit: bool
@@ -204,7 +209,7 @@ def search_model(
     solver = _parameters(settings, wall_limit, deterministic, presolve)
     solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
     progress = _Progress(rank, on_progress, offset)
-    status = solver.solve(pm.model, progress)
+    status = run_solver(solver, pm.model, progress)
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     stopped = status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID)
     return Search(
@@ -213,6 +218,7 @@ def search_model(
         objective=solver.objective_value if found else None,
         bound=solver.best_objective_bound if found else None,
         first_solution_s=progress.first_solution_s,
+        best_solution_s=progress.best_solution_s,
         deterministic_time=solver.deterministic_time,
         wall_time=solver.wall_time,
         wall_limit_hit=stopped and solver.wall_time >= wall_limit * 0.99,
@@ -247,7 +253,7 @@ def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
     solver.parameters.max_deterministic_time = max(time_limit, 0.01)
     solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
     solver.parameters.fix_variables_to_their_hinted_value = True
-    if solver.solve(pm.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if run_solver(solver, pm.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     values = list(solver.response_proto.solution)
     set_hint(pm, list(range(len(values))), values)
@@ -299,6 +305,30 @@ def hint_plan(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
     hint = pm.model.proto.solution_hint
     hint.vars.extend(indices)
     hint.values.extend(values)
+
+
+def usable_outcomes(cands: Candidates, plan: dict[str, Outcome]) -> dict[str, Outcome]:
+    """The outcomes of ``plan`` that are still options tonight: the child is here, the placement
+    is among its options (or home with a team that can serve it), and the team may serve it."""
+    usable = {}
+    for child, outcome in plan.items():
+        if child not in cands.options:
+            continue
+        if outcome.placement is None:
+            usable[child] = outcome
+            continue
+        if outcome.placement == HOME:
+            teams: tuple[str, ...] | None = cands.home_teams.get(child, ())
+        else:
+            option = next(
+                (o for o in cands.options[child] if o.placement == outcome.placement), None
+            )
+            if option is None:
+                continue
+            teams = option.teams
+        if teams is None or outcome.team in teams:
+            usable[child] = outcome
+    return usable
 
 
 def _exclude(pm: PlacementModel, outcomes: dict[str, Outcome], min_difference: int) -> None:
@@ -368,8 +398,14 @@ def solve(
     *,
     instance_sha256: str = "",
     on_progress: ProgressCallback | None = None,
+    warm_start: dict[str, Outcome] | None = None,
 ) -> Result:
-    """Build the model for ``instance`` and return up to ``settings.plans`` ranked plans."""
+    """Build the model for ``instance`` and return up to ``settings.plans`` ranked plans.
+
+    ``warm_start`` (e.g. last night's plan) is where the search starts, for the children whose
+    outcome there is still an option; the greedy plan fills in the rest. After a stop request
+    (``matcher.stopping``) no further plan is searched and the report says ``interrupted``.
+    """
     started = time.perf_counter()
     cands = candidates(instance)
     pairs = sum(len(options) for options in cands.options.values())
@@ -377,13 +413,15 @@ def solve(
     large = pairs > LARGE_MODEL_PAIRS
     run = _Run(instance, cands, settings, started, on_progress, found=[])
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
+    warm = usable_outcomes(cands, warm_start or {})
+    start.update(warm)
     pm = None if large else run.starting_model(cands, start)
     build_time = run.elapsed()
     plans: list[Plan] = []
     report: SolverReport | None = None
     wall_limit_hit = False
     for rank in range(1, settings.plans + 1):
-        if rank > 1 and run.wall_left() <= 0.05:
+        if rank > 1 and (run.wall_left() <= 0.05 or stop_requested()):
             break
         hint = start if rank == 1 else run.found[-1]
         if large:
@@ -407,7 +445,13 @@ def solve(
         run.found.append(search.outcomes)
     assert report is not None  # the loop always runs rank 1
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
-    report = replace(report, mode=mode, wall_time_s=round(time.perf_counter() - started, 3))
+    report = replace(
+        report,
+        mode=mode,
+        wall_time_s=round(time.perf_counter() - started, 3),
+        warm_start=bool(warm),
+        interrupted=stop_requested(),
+    )
     plans, report = _ranked(plans, report)
     return Result(instance.meta.name, instance_sha256, report, plans)
 
@@ -450,7 +494,7 @@ def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
     short = run.search(short_pm, rank, short_share)
     floor = capacity_bound(run.instance, run.cands, short.objective).bound
     whole = None
-    if whole_search and short.outcomes is not None:
+    if whole_search and short.outcomes is not None and not stop_requested():
         pm = build_model(run.instance, cands=run.cands)
         hint_plan(pm, short.outcomes)
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
@@ -476,6 +520,7 @@ def _best_of(short: Search, whole: Search | None, floor: float) -> Search:
         status=cp_model.OPTIMAL if bound >= best.objective else cp_model.FEASIBLE,
         bound=bound,
         first_solution_s=short.first_solution_s,
+        best_solution_s=best.best_solution_s,
         deterministic_time=sum(r.deterministic_time for r in runs),
         wall_time=sum(r.wall_time for r in runs),
         wall_limit_hit=any(r.wall_limit_hit for r in runs),
@@ -488,7 +533,7 @@ def _report(
 ) -> SolverReport:
     objective = None if search.objective is None else to_pounds(search.objective)
     bound = None if search.bound is None else to_pounds(search.bound)
-    first = search.first_solution_s
+    first, best = search.first_solution_s, search.best_solution_s
     return SolverReport(
         status=search.status_name,
         objective=objective,
@@ -501,6 +546,7 @@ def _report(
         time_limit_s=settings.time_limit,
         build_time_s=round(build_time, 3),
         first_solution_s=None if first is None else round(first, 3),
+        best_solution_s=None if best is None else round(best, 3),
         assignment_variables=pairs,
         shortlist_optimal=search.shortlist_optimal,
     )

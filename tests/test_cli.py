@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -182,3 +184,22 @@ def test_explain_refuses_a_plan_that_fails_the_checker(tmp_path: Path) -> None:
     code, _, stderr = run("explain", TINY, str(plan), "--out", str(out))
     assert code == 2 and "does not pass the checker" in stderr
     assert not out.exists()
+
+
+def test_sigterm_stops_the_search_and_keeps_the_best_plan_so_far(tmp_path: Path) -> None:
+    """A 60 s search on the county instance, stopped by SIGTERM: it ends within seconds, and the
+    plan file it writes is marked interrupted and passes the checker."""
+    plan = tmp_path / "plan.json"
+    command = [sys.executable, str(ROOT / "cli.py"), "solve", str(ROOT / "instances/county.json")]
+    options = ["--time-limit", "60", "--plans", "2", "--quiet", "--out", str(plan)]
+    process = subprocess.Popen(command + options, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    time.sleep(12)
+    signalled = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert time.perf_counter() - signalled < 5
+    document = json.loads(plan.read_text())
+    assert document["solver"]["interrupted"] is True
+    assert document["plans"], "the greedy plan is ready within 12 s"
+    assert run("check", str(ROOT / "instances/county.json"), str(plan))[0] == 0

@@ -20,6 +20,7 @@ from matcher.eligibility import candidates
 from matcher.explain.whatif import Resolved, Resolver
 from matcher.instance import Instance
 from matcher.plans import HOME, Plan
+from matcher.stopping import stop_requested
 from matcher.units import to_pounds
 
 BUDGET_LIFT = 10**9
@@ -85,7 +86,7 @@ def binding_constraints(
     found: list[Binding] = []
     priced_only: list[str] = []
     for family, record, limit, step, unit in _candidates(instance, plan, resolver):
-        if time.perf_counter() >= deadline:
+        if time.perf_counter() >= deadline or stop_requested():
             if family == "capacity":
                 priced_only.append(record)
             continue
@@ -181,7 +182,7 @@ def _binding(
 def _distance(instance: Instance, plan: Plan, resolver: Resolver, deadline: float) -> list[Binding]:
     """The policy distance limit, by a re-solve of the instance with it raised."""
     cap = instance.policy.max_distance_km
-    if cap is None or time.perf_counter() >= deadline:
+    if cap is None or time.perf_counter() >= deadline or stop_requested():
         return []
     policy = instance.policy.model_copy(update={"max_distance_km": cap + DISTANCE_STEP_KM})
     wider = instance.model_copy(update={"policy": policy})

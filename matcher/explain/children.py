@@ -39,6 +39,7 @@ from matcher.eligibility import (
 from matcher.explain.whatif import Resolver
 from matcher.instance import Instance
 from matcher.plans import HOME, Plan
+from matcher.stopping import stop_requested
 from matcher.units import to_pounds
 from matcher.verify import PlanChecker
 
@@ -143,7 +144,7 @@ class ChildExplainer:
         self.team_load = Counter(a.outreach for a in plan.assignments if a.outreach)
 
     def time_left(self) -> bool:
-        return time.perf_counter() < self.deadline
+        return time.perf_counter() < self.deadline and not stop_requested()
 
     def explain(self, child_id: str) -> ChildExplanation:
         row = self.assignment[child_id]

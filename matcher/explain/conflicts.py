@@ -19,6 +19,7 @@ from matcher.cpsat import build_model
 from matcher.cpsat.constraints import Key
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
+from matcher.stopping import run_solver
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _solve(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
-    status = solver.solve(model)
+    status = run_solver(solver, model)
     if status != cp_model.INFEASIBLE:
         return status, []
     position = {var.index: k for k, var in enumerate(assumed)}
