@@ -6,26 +6,24 @@ Exit codes: 0 ok, 2 bad input (a message naming file, record and field; nothing 
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pandas as pd
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from matcher.bench.report import compare, frame, write_results
 from matcher.bench.runner import SOLVERS, run_suite
 from matcher.bench.suites import GAP_FOLDER, SUITES, suite_cases
+from matcher.cli_nightly import DB_COMMANDS
+from matcher.console import MODES, err, out, print_summary, reports_errors, search_options
 from matcher.eligibility import candidates
-from matcher.exceptions import InvalidPlanError, MatcherError
+from matcher.exceptions import InvalidPlanError
 from matcher.explain import ExplainSettings, to_text
 from matcher.explain import explain as explain_result
 from matcher.generate import SHAPES, generate
@@ -42,30 +40,6 @@ from matcher.plans import Result, result_from_dict
 from matcher.solve import SolveSettings, solve
 from matcher.stopping import stop_on_signals, stop_requested
 from matcher.verify import check_result
-
-F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def reports_errors(command: F) -> F:
-    """Turn deliberate errors into exit code 2 and anything else into exit code 1, no traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except MatcherError as error:
-            err.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True)
-            sys.exit(2)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
-            raise
-        except Exception as error:  # noqa: BLE001 - the last line of defence for users
-            err.print(f"internal error ({type(error).__name__}): {error}", markup=False)
-            err.print("Please report this with the command you ran.", markup=False)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,16 +63,7 @@ def main() -> None:
     type=click.FloatRange(0.01),
     help="Seconds for the whole search, all plans included.",
 )
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
-@click.option(
-    "--mode",
-    type=click.Choice(["auto", "reproducible", "fast"]),
-    default="auto",
-    show_default=True,
-    help="reproducible: same seed and workers, same plans; auto: reproducible for "
-    "models up to 50,000 pairs, fast above.",
-)
+@search_options
 @click.option("--all-rows", is_flag=True, help="List every child, not only those who change.")
 @click.option("--quiet", is_flag=True, help="No progress or tables; just the one-line summary.")
 @click.option(
@@ -140,7 +105,7 @@ def solve_command(
             seed=seed,
             plans=plans,
             min_difference=min_difference,
-            reproducible={"auto": None, "reproducible": True, "fast": False}[mode],
+            reproducible=MODES[mode],
         )
         status = err.status("building the model and searching")
         if not quiet:
@@ -189,57 +154,6 @@ def _explained(
     if stop_requested():  # explanations were cut short
         return replace(explained, solver=replace(explained.solver, interrupted=True))
     return explained
-
-
-def print_summary(result: Result, *, all_rows: bool, quiet: bool) -> None:
-    """Status, gap, cost, moves, unplaced, then a table of assignments per plan."""
-    s = result.solver
-    gap = "n/a" if s.gap is None else f"{100 * s.gap:.3f}%"
-    out.print(
-        f"{result.instance}: {s.status}, objective {s.objective}, bound {s.best_bound}, "
-        f"gap {gap}, {s.wall_time_s:.2f} s ({s.mode}, {s.workers} workers, seed {s.seed})"
-        + (", stopped by a signal: best found so far" if s.interrupted else ""),
-        markup=False,
-    )
-    if not result.plans:
-        out.print(
-            "No plan: "
-            + (
-                "the hard constraints cannot all hold."
-                if s.status == "INFEASIBLE"
-                else "no plan was found within the time limit."
-            ),
-            markup=False,
-        )
-    for plan in result.plans:
-        actions = Counter(a.action for a in plan.assignments)
-        out.print(
-            f"plan {plan.rank}: objective £{plan.objective:,.2f}, "
-            f"weekly cost £{plan.weekly_cost:,} "
-            f"(marginal £{plan.marginal_weekly_cost:,}), stays {actions['stay']}, "
-            f"moves {actions['move']}, new {actions['new']}, home {actions['return_home']}, "
-            f"unplaced {actions['unplaced']}",
-            markup=False,
-        )
-        if quiet:
-            continue
-        rows = [a for a in plan.assignments if all_rows or a.action != "stay"]
-        table = Table(
-            title=f"plan {plan.rank}: {len(rows)} of {len(plan.assignments)} children"
-            + ("" if all_rows else " (stays hidden; --all-rows shows them)")
-        )
-        for column in ("child", "action", "placement", "outreach", "£/week", "km"):
-            table.add_column(column, justify="right" if column in ("£/week", "km") else "left")
-        for a in rows:
-            table.add_row(
-                a.child,
-                a.action,
-                a.placement or "-",
-                a.outreach or "-",
-                f"{a.weekly_cost:,}",
-                f"{a.distance_km:.1f}",
-            )
-        out.print(table)
 
 
 def write_plan_csv(result: Result, folder: Path) -> None:
@@ -475,3 +389,7 @@ def schema_command(out_path: str | None) -> None:
         write_json(out_path, instance_schema())
     else:
         click.echo(json.dumps(instance_schema(), indent=1))
+
+
+for _command in DB_COMMANDS:
+    main.add_command(_command)

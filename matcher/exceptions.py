@@ -37,3 +37,8 @@ class InvalidInstanceError(MatcherError):
 
 class InvalidPlanError(MatcherError):
     """A plan file cannot be read against its instance."""
+
+
+class StoreError(MatcherError):
+    """The database cannot do what was asked: it cannot be opened, a run or plan does not exist,
+    a decision does not fit the plan, or another run holds the lock."""
