@@ -203,3 +203,57 @@ def test_sigterm_stops_the_search_and_keeps_the_best_plan_so_far(tmp_path: Path)
     assert document["solver"]["interrupted"] is True
     assert document["plans"], "the greedy plan is ready within 12 s"
     assert run("check", str(ROOT / "instances/county.json"), str(plan))[0] == 0
+
+
+def test_the_nightly_cycle_as_a_team_runs_it(tmp_path: Path, database: str) -> None:
+    """import -> nightly -> history -> show -> reject/accept -> nightly, all from the command
+    line, on SQLite and PostgreSQL."""
+    db = ["--db", database]
+    small = str(ROOT / "instances/small.json")
+    code, stdout, _ = run("import", small, *db)
+    assert code == 0 and "imported: 60 children" in stdout
+    assert "unchanged" in run("import", small, *db)[1]
+    reports = tmp_path / "reports"
+    night = ["--time-limit", "10", "--explain-time", "5", "--report", str(reports), *db]
+    code, stdout, stderr = run("nightly", *night)
+    assert code == 0, stderr
+    assert "run 1: saved" in stdout and (reports / "run-1" / "index.html").exists()
+    assert "complete" in run("history", *db)[1]
+    plan = tmp_path / "plan.json"
+    code, stdout, _ = run("show", "1", "--out", str(plan), *db)
+    assert code == 0 and "What shapes plan 1" in stdout
+    assert run("check", small, str(plan))[0] == 0
+    document = json.loads(plan.read_text())
+    proposals = [r for r in document["plans"][0]["assignments"] if r["action"] in ("move", "new")]
+    first, second = proposals[0], proposals[1]
+    code, stdout, _ = run("reject", "1", "--plan", "1", "--children", first["child"], *db)
+    assert code == 0 and "1 proposals rejected" in stdout
+    code, stdout, _ = run("accept", "1", "--plan", "1", "--children", second["child"], *db)
+    assert code == 0 and "1 proposals accepted" in stdout
+    code, stdout, stderr = run("accept", "1", "--plan", "1", "--children", second["child"], *db)
+    assert code == 2 and "already decided" in stderr
+    assert run("nightly", *night)[0] == 0
+    run("show", "2", "--out", str(plan), "--all-rows", *db)
+    rows = {r["child"]: r for r in json.loads(plan.read_text())["plans"][0]["assignments"]}
+    assert rows[first["child"]]["placement"] != first["placement"], "the rejection holds"
+    assert rows[second["child"]]["action"] == "stay", "the accepted move is now the placement"
+    assert json.loads(plan.read_text())["solver"]["warm_start"] is True
+
+
+def test_database_commands_refuse_bad_requests_with_exit_2(tmp_path: Path) -> None:
+    db = ["--db", str(tmp_path / "state.db")]
+    bad = tmp_path / "bad.json"
+    document = json.loads((ROOT / "instances/tiny.json").read_text())
+    document["children"][0]["age"] = -3
+    bad.write_text(json.dumps(document))
+    code, _, stderr = run("import", str(bad), *db)
+    assert code == 2 and "bad.json" in stderr and "age" in stderr
+    assert not (tmp_path / "state.db").exists(), "nothing written"
+    code, _, stderr = run("nightly", "--no-report", *db)
+    assert code == 2 and "no state yet" in stderr
+    run("import", TINY, *db)
+    for command in (["show", "7"], ["accept", "7", "--plan", "1"], ["reject", "7", "--plan", "1"]):
+        code, _, stderr = run(*command, *db)
+        assert code == 2 and "run 7: no such run" in stderr
+    code, _, stderr = run("history", "--db", "mysql://nobody@localhost/x")
+    assert code == 2 and "only SQLite files and PostgreSQL" in stderr
