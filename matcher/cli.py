@@ -21,6 +21,7 @@ from matcher.bench.report import compare, frame, write_results
 from matcher.bench.runner import SOLVERS, run_suite
 from matcher.bench.suites import GAP_FOLDER, SUITES, suite_cases
 from matcher.cli_nightly import DB_COMMANDS
+from matcher.cli_stress import stress
 from matcher.console import MODES, err, out, print_summary, reports_errors, search_options
 from matcher.eligibility import candidates
 from matcher.exceptions import InvalidPlanError
@@ -393,3 +394,4 @@ def schema_command(out_path: str | None) -> None:
 
 for _command in DB_COMMANDS:
     main.add_command(_command)
+main.add_command(stress)

@@ -148,7 +148,8 @@ def _parse_json(text: str, file: str) -> Any:
     return raw
 
 
-def _read_json_file(path: Path) -> Any:
+def read_json_file(path: Path) -> Any:
+    """A JSON file parsed, with the size, encoding and nesting guards; errors name the file."""
     return _parse_json(_decode(_read_bytes(path), str(path)), str(path))
 
 
@@ -311,8 +312,8 @@ def _read_table(folder: Path, table: str, optional: bool = False) -> list[dict[s
 def read_bundle_dict(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Assemble a CSV bundle into the JSON document shape; also return section -> file names."""
     raw: dict[str, Any] = {
-        "meta": _read_json_file(folder / "meta.json"),
-        "policy": _read_json_file(folder / "policy.json"),
+        "meta": read_json_file(folder / "meta.json"),
+        "policy": read_json_file(folder / "policy.json"),
     }
     tables = {table: _read_table(folder, table) for table in TABLES}
     residents: dict[str, list[dict[str, Any]]] = {}
@@ -371,7 +372,7 @@ def read_instance(path: str | os.PathLike[str]) -> Instance:
             raise InvalidInstanceError(
                 [_in_bundle_file(problem, files, source) for problem in problems]
             ) from None
-    raw = _read_json_file(source)
+    raw = read_json_file(source)
     return instance_from_dict(raw, str(source))
 
 
