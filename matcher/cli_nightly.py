@@ -17,6 +17,7 @@ from matcher.console import MODES, err, out, print_summary, reports_errors, sear
 from matcher.explain import to_text
 from matcher.io import read_instance, write_json
 from matcher.nightly import NightlySettings, nightly
+from matcher.privacy import load_key, pseudonymise, replace_ids, reveal_map
 from matcher.solve import SolveSettings
 from matcher.store import (
     DEFAULT_DB,
@@ -44,13 +45,22 @@ def db_option(command: F) -> F:
 @click.command("import")
 @click.argument("source", type=click.Path(exists=True))
 @db_option
+@click.option(
+    "--pseudonymise",
+    "key_file",
+    type=click.Path(dir_okay=False),
+    help="Replace child and sibling-group ids with keyed hashes (HMAC) under the key in this "
+    "file, created if missing; keep it away from the database.",
+)
 @reports_errors
-def import_command(source: str, db: str) -> None:
+def import_command(source: str, db: str, key_file: str | None) -> None:
     """Make SOURCE (a JSON instance or CSV bundle) the database's current state.
 
     One transaction: a bad record refuses the whole import and changes nothing. Importing the
     same state again changes nothing (decisions taken since are kept)."""
     instance = read_instance(source)
+    if key_file is not None:
+        instance = pseudonymise(instance, load_key(key_file, create=True))
     engine = open_database(db)
     with run_lock(engine):
         changed = import_instance(engine, instance)
@@ -78,6 +88,7 @@ def import_command(source: str, db: str) -> None:
     help="Folder for the run's report (run-<id>/index.html, CSV, PNG).",
 )
 @click.option("--no-report", is_flag=True, help="Skip the report.")
+@click.option("--redact", is_flag=True, help="Stable hashes in place of every id in the report.")
 @click.option(
     "--warm-start/--cold-start",
     default=True,
@@ -97,6 +108,7 @@ def nightly_command(
     report_dir: str,
     no_report: bool,
     warm_start: bool,
+    redact: bool,
     quiet: bool,
 ) -> None:
     """Tonight's run: solve the database's state, explain, report and save the ranked plans."""
@@ -111,6 +123,7 @@ def nightly_command(
         explain_time=explain_time,
         report_dir=None if no_report else Path(report_dir),
         warm_start=warm_start,
+        redact=redact,
     )
     status = err.status("nightly run: loading, solving, explaining, reporting")
     if not quiet:
@@ -159,14 +172,39 @@ def history_command(db: str, limit: int) -> None:
 @db_option
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the plan JSON.")
 @click.option("--all-rows", is_flag=True, help="List every child, stays included.")
+@click.option(
+    "--reveal",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --ids: write real child ids into the --out file (the import's key file).",
+)
+@click.option(
+    "--ids",
+    "ids_source",
+    type=click.Path(exists=True),
+    help="The export with real ids that was imported with --pseudonymise.",
+)
 @reports_errors
-def show_command(run_id: int, db: str, out_path: str | None, all_rows: bool) -> None:
+def show_command(
+    run_id: int,
+    db: str,
+    out_path: str | None,
+    all_rows: bool,
+    key_file: str | None,
+    ids_source: str | None,
+) -> None:
     """A run's ranked plans and their explanations."""
+    if (key_file is None) != (ids_source is None) or (key_file and not out_path):
+        raise click.UsageError("--reveal and --ids go together, with --out")
     engine = open_database(db)
     result = run_result(engine, run_id)
     engine.dispose()
     if out_path:
-        write_json(out_path, result.to_dict())
+        document = result.to_dict()
+        if key_file is not None and ids_source is not None:
+            real = reveal_map(read_instance(ids_source), load_key(key_file, create=False))
+            document = replace_ids(document, real)
+        write_json(out_path, document)
     print_summary(result, all_rows=all_rows, quiet=False)
     if result.plans and result.plans[0].explanations is not None:
         out.print("")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from matcher.explain import ExplainSettings, explain
 from matcher.plans import Result
+from matcher.privacy import redact_instance, redact_result, redaction_map
 from matcher.report import write_report
 from matcher.solve import ProgressCallback, SolveSettings, solve
 from matcher.stopping import stop_on_signals, stop_requested
@@ -28,7 +29,9 @@ from matcher.store import (
     state_sha256,
     warm_start_plan,
 )
-from matcher.store.db import database_url
+from matcher.store.db import database_secret, database_url
+
+REDACTION_SECRET = "report-redaction"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class NightlySettings:
     """Where the run's report folder (``run-<id>``) goes; None: no report."""
     warm_start: bool = True
     """Start from last night's plan (the one the team accepted from, else the best)."""
+    redact: bool = False
+    """Replace every id in the report with a stable hash (``matcher.privacy``)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,14 @@ def nightly(
                 result = replace(result, solver=replace(result.solver, interrupted=True))
             if settings.report_dir is not None:
                 title = f"Placement plan, run {run_id}: {instance.meta.name}"
-                report = write_report(settings.report_dir, f"run-{run_id}", instance, result, title)
+                shown_instance, shown_result = instance, result
+                if settings.redact:
+                    mapping = redaction_map(instance, database_secret(engine, REDACTION_SECRET))
+                    shown_instance = redact_instance(instance, mapping)
+                    shown_result = redact_result(result, mapping)
+                report = write_report(
+                    settings.report_dir, f"run-{run_id}", shown_instance, shown_result, title
+                )
             save_run(engine, run_id, result, None if report is None else str(report.resolve()))
         except BaseException as error:
             if report is not None:

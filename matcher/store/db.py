@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from matcher.exceptions import StoreError
-from matcher.store.schema import Base
+from matcher.store.schema import Base, SecretRow
 
 DEFAULT_DB = "placement-matcher.db"
 LOCK_KEY = 0x706C6D61
@@ -113,3 +114,13 @@ def run_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def database_secret(engine: Engine, name: str) -> bytes:
+    """The database's secret ``name`` (32 random bytes), created on first use."""
+    with engine.begin() as connection:
+        value = connection.execute(select(SecretRow.value).where(SecretRow.name == name)).scalar()
+        if value is None:
+            value = secrets.token_hex(32)
+            connection.execute(insert(SecretRow), [{"name": name, "value": value}])
+    return bytes.fromhex(value)

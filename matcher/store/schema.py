@@ -225,3 +225,12 @@ class DecisionRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     decision: Mapped[str] = mapped_column(String(16))
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SecretRow(Base):
+    """Secrets the database keeps for itself, such as the key that redacts reports (stable
+    across runs and imports)."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
