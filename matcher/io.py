@@ -422,6 +422,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before the rename makes it the file
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -38,8 +38,10 @@ from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
+from matcher.resources import check_memory
 from matcher.stopping import run_solver, stop_requested
-from matcher.units import to_pounds
+from matcher.units import to_pence, to_pounds
+from matcher.verify import check_plan
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -69,6 +71,13 @@ WHOLE_MODEL_MIN_S = 20.0
 completing the hint take ~10 s before the search starts."""
 
 HINT_SHARE = 0.2
+LARGE_SEARCH_MIN_S = 1.5
+"""Seconds that must be left, once the starting plan is made, to build and search a large
+model's shortlist (~1 s to build on the county instance); with less, the starting plan is the
+answer, so a short ``time_limit`` is kept."""
+BOUND_MIN_S = 3.0
+"""Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
+computing for a large model; with less, plan 1 comes without a whole-model bound."""
 """Most of the time limit spent completing the starting plan into a full hint (~3 s on county)."""
 
 
@@ -170,6 +179,10 @@ class Search:
     @property
     def status_name(self) -> str:
         return cp_model.CpSolverStatus(self.status).name
+
+
+NO_SEARCH = Search(cp_model.UNKNOWN, None, None, None, None, None, 0.0, 0.0, True)
+"""What a search that was never run found."""
 
 
 def _parameters(
@@ -390,7 +403,7 @@ class _Run:
             _exclude(pm, plan, self.settings.min_difference)
         hint_plan(pm, start)
         if start and not self.found:
-            complete_hint(pm, self.settings.time_limit * HINT_SHARE)
+            complete_hint(pm, min(self.settings.time_limit * HINT_SHARE, max(self.wall_left(), 0)))
         return pm
 
 
@@ -413,10 +426,12 @@ def solve(
     pairs = sum(len(options) for options in cands.options.values())
     settings = (settings or SolveSettings()).resolved(pairs)
     large = pairs > LARGE_MODEL_PAIRS
+    check_memory(instance.meta.name, pairs, whole_model=not (large and settings.reproducible))
     run = _Run(instance, cands, settings, started, on_progress, found=[])
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
     warm = usable_outcomes(cands, warm_start or {})
     start.update(warm)
+    fallback = _valid_start(instance, cands, start)
     pm = None if large else run.starting_model(cands, start)
     build_time = run.elapsed()
     plans: list[Plan] = []
@@ -426,7 +441,9 @@ def solve(
         if rank > 1 and (run.wall_left() <= 0.05 or stop_requested()):
             break
         hint = start if rank == 1 else run.found[-1]
-        if large:
+        if rank == 1 and large and fallback and run.wall_left() < LARGE_SEARCH_MIN_S:
+            search = _start_as_plan(run, start, NO_SEARCH)
+        elif large:
             search = _search_large(run, rank, hint)
         else:
             assert pm is not None
@@ -434,6 +451,8 @@ def solve(
                 hint_plan(pm, hint)
             search = run.search(pm, rank, run.share(rank))
         wall_limit_hit |= bool(settings.reproducible) and search.wall_limit_hit
+        if rank == 1 and search.outcomes is None and fallback:
+            search = _start_as_plan(run, start, search)
         if rank == 1:
             report = _report(search, settings, build_time, pairs, started)
         if search.outcomes is None:
@@ -494,6 +513,8 @@ def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
     )
     short_share = run.share(1) * (SHORTLIST_SHARE if whole_search else 1.0)
     short = run.search(short_pm, rank, short_share)
+    if run.wall_left() < BOUND_MIN_S:
+        return replace(short, bound=None, shortlist_optimal=short.status == cp_model.OPTIMAL)
     floor = capacity_bound(run.instance, run.cands, short.objective).bound
     whole = None
     if whole_search and short.outcomes is not None and not stop_requested():
@@ -502,6 +523,30 @@ def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
     return _best_of(short, whole, floor)
+
+
+def _valid_start(instance: Instance, cands: Candidates, start: dict[str, Outcome]) -> bool:
+    """Whether the starting plan covers every child and passes the independent checker, so it
+    can stand as plan 1 when time runs out before the search finds anything (~0.05 s on the
+    county instance)."""
+    if len(start) != len(instance.children):
+        return False
+    return not check_plan(instance, make_plan(instance, cands, start, rank=1).to_dict())
+
+
+def _start_as_plan(run: _Run, start: dict[str, Outcome], search: Search) -> Search:
+    """The (valid) starting plan as plan 1, found when it was made; no bound."""
+    objective = to_pence(make_plan(run.instance, run.cands, start, rank=1).objective)
+    found_at = search.first_solution_s if search.first_solution_s is not None else run.elapsed()
+    return replace(
+        search,
+        status=cp_model.FEASIBLE,
+        outcomes=start,
+        objective=objective,
+        bound=None,
+        first_solution_s=found_at,
+        best_solution_s=found_at,
+    )
 
 
 def _best_of(short: Search, whole: Search | None, floor: float) -> Search:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
+from matcher.explain import ExplainSettings, explain
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import make_plan
@@ -189,3 +190,32 @@ def test_greedy_plans_break_no_rule_but_possibly_the_move_limit(data: Instance) 
     cands = candidates(data)
     plan = make_plan(data, cands, greedy_plan(data, cands), rank=1)
     assert {v.rule for v in check_plan(data, plan.to_dict())} <= {"max_moves"}
+
+
+@st.composite
+def infeasible_instances(draw: Any) -> Instance:
+    """A random instance made infeasible at its core: two children who must never share are
+    both settled in P0 and no one may move (``max_moves`` 0); the rest is random."""
+    document = draw(small_instances(max_children=4)).model_dump(mode="json")
+    children = document["children"]
+    while len(children) < 2:
+        children.append({**children[0], "id": f"C{len(children)}", "sibling_group": None})
+    for child in children[:2]:
+        child.update(status="settled", current_placement="P0", sibling_group=None)
+    document["placements"][0]["capacity"] = max(document["placements"][0]["capacity"], 3)
+    document["conflicts"] = [{"a": children[0]["id"], "b": children[1]["id"], "reason": None}]
+    document["policy"]["max_moves"] = 0
+    return Instance.model_validate(document)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(infeasible_instances() | small_instances())
+def test_infeasible_instances_always_come_with_a_conflict_set(data: Instance) -> None:
+    settings_ = SolveSettings(time_limit=10, workers=1, plans=1, reproducible=False)
+    result = solve(data, settings_)
+    if result.solver.status != "INFEASIBLE":
+        return
+    explained = explain(data, result, settings_, ExplainSettings(time_limit=10))
+    assert explained.infeasibility is not None
+    assert explained.infeasibility["constraints"], "at least one constraint named"
+    assert all(member["text"] for member in explained.infeasibility["constraints"])
