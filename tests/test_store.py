@@ -4,7 +4,11 @@ decisions, warm starts, the lock, and what a crash leaves behind."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +190,25 @@ def test_sqlite_files_are_private_and_bad_urls_are_refused(tmp_path: Path) -> No
         open_database(str(tmp_path / "missing" / "x.db"))
     with pytest.raises(StoreError, match="no state yet"):
         load_state(open_database(str(tmp_path / "empty.db")), "empty")
+
+
+def test_sigterm_during_a_nightly_run_saves_the_best_plans_so_far(tmp_path: Path) -> None:
+    """SIGTERM 12 s into a 60 s nightly run on the county instance: the run ends at once, saved
+    as ``interrupted`` with its best plan so far."""
+    db = str(tmp_path / "state.db")
+    engine = open_database(db)
+    import_instance(engine, read_instance(ROOT / "instances/county.json"))
+    command = [sys.executable, str(ROOT / "cli.py"), "nightly", "--db", db, "--no-report"]
+    process = subprocess.Popen(
+        [*command, "--time-limit", "60", "--quiet"], stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(12)
+    signalled = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert time.perf_counter() - signalled < 8
+    [row] = history(engine)
+    assert row["status"] == "interrupted"
+    result = run_result(engine, row["id"])
+    assert result.solver.interrupted and result.plans
