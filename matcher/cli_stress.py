@@ -17,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from matcher.console import err, out, reports_errors
 from matcher.exceptions import InvalidInstanceError, Problem
 from matcher.io import read_instance
+from matcher.store import load_state, mean_referrals, open_database, shown
+from matcher.store.db import database_url
 from matcher.stress.demand import DemandModel
 from matcher.stress.options import BlockContract, NewProvision, read_provision
 from matcher.stress.runner import StressJob, run_stress
@@ -36,14 +38,22 @@ def scenario_options(command: F) -> F:
     for option in reversed(
         [
             click.option(
-                "--instance", "instance_path", required=True, type=click.Path(exists=True)
+                "--instance",
+                "instance_path",
+                type=click.Path(exists=True),
+                help="The instance to draw scenarios from (or --db).",
+            ),
+            click.option(
+                "--db",
+                help="Draw scenarios from a database's state, at the mean referrals a night of "
+                "its finished runs (unless --arrivals).",
             ),
             click.option("--scenarios", default=100, show_default=True, type=click.IntRange(1)),
             click.option(
                 "--arrivals",
                 type=click.FloatRange(0),
                 help="Mean referrals per scenario (Poisson); default: the instance's new and "
-                "ending children.",
+                "ending children, or with --db the history's mean.",
             ),
             click.option(
                 "--spot-unavailable",
@@ -137,14 +147,27 @@ def _json_writer(document: dict[str, Any]) -> Callable[[Path], None]:
     return lambda path: path.write_text(json.dumps(document, indent=1, default=str) + "\n")
 
 
-def _demand(params: dict[str, Any]) -> DemandModel:
-    base = read_instance(params["instance_path"])
+def _demand(params: dict[str, Any]) -> tuple[DemandModel, str]:
+    """The demand model and the name of its source (the instance file, or the database)."""
+    if (params["instance_path"] is None) == (params["db"] is None):
+        raise click.UsageError("give one of --instance and --db")
+    arrivals = params["arrivals"]
+    if params["db"] is not None:
+        source = f"database {shown(database_url(params['db']))}"
+        engine = open_database(params["db"])
+        base = load_state(engine, source)
+        arrivals = mean_referrals(engine) if arrivals is None else arrivals
+        engine.dispose()
+    else:
+        source = params["instance_path"]
+        base = read_instance(source)
     try:
-        return DemandModel.from_instance(
-            base, params["arrivals"], params["spot_unavailable"], params["seed"]
+        model = DemandModel.from_instance(
+            base, arrivals, params["spot_unavailable"], params["seed"]
         )
     except ValueError as error:
-        raise InvalidInstanceError([Problem(params["instance_path"], "", "", str(error))]) from None
+        raise InvalidInstanceError([Problem(source, "", "", str(error))]) from None
+    return model, source
 
 
 @stress.command("block")
@@ -158,8 +181,8 @@ def block_command(provider: str, sizes_text: str, block_price: int, p90_limit: f
                   **params: Any) -> None:  # fmt: skip
     """For each block size: cost bands, occupancy, voids, unplaced and out-of-area children."""
     sizes = _sizes(sizes_text)
-    demand = _demand(params)
-    BlockContract.check(demand.base, provider, sizes, params["instance_path"])
+    demand, source = _demand(params)
+    BlockContract.check(demand.base, provider, sizes, source)
     options = tuple(BlockContract(provider, size, block_price) for size in sizes)
     rows = _run(StressJob(demand, options, params["time_limit"]), params)
     summary = option_summary(rows)
@@ -219,7 +242,7 @@ def _print_block(summary: pd.DataFrame, advice: dict[str, Any], out_dir: str) ->
 @reports_errors
 def provision_command(add_path: str, **params: Any) -> None:
     """Avoided cost, and change in out-of-area and unplaced children, from new places."""
-    demand = _demand(params)
+    demand, _ = _demand(params)
     added = read_provision(add_path, demand.base)
     options = (NewProvision(), added)
     rows = _run(StressJob(demand, options, params["time_limit"]), params)

@@ -17,6 +17,8 @@ Sex = Literal["F", "M", "X"]
 Status = Literal["new", "settled", "at_risk", "ending"]
 Sector = Literal["in_house", "external"]
 Together = Literal["required", "preferred"]
+NEEDS_A_PLACE: tuple[str, ...] = ("new", "ending")
+"""Statuses of children who must find a placement tonight: tonight's referrals."""
 
 PLACEMENT_TYPES: tuple[str, ...] = ("foster", "residential", "supported", "assessment")
 SEXES: tuple[str, ...] = ("F", "M", "X")

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from matcher.domain import NEEDS_A_PLACE
 from matcher.explain import ExplainSettings, explain
 from matcher.plans import Result
 from matcher.privacy import redact_instance, redact_result, redaction_map
@@ -64,7 +65,8 @@ def nightly(
     source = f"database {shown(database_url(db))}"
     with run_lock(engine), stop_on_signals():
         instance = load_state(engine, source)
-        run_id = begin_run(engine, settings.solve, state_sha256(instance))
+        referrals = sum(c.status in NEEDS_A_PLACE for c in instance.children)
+        run_id = begin_run(engine, settings.solve, state_sha256(instance), referrals)
         report = None
         try:
             start = warm_start_plan(engine) if settings.warm_start else {}

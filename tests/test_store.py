@@ -149,7 +149,7 @@ def test_a_failed_run_saves_no_plans_and_is_not_complete(
 def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(database: str) -> None:
     engine = open_database(database)
     import_instance(engine, two_places())
-    dead = begin_run(engine, QUICK.solve, "x" * 64)
+    dead = begin_run(engine, QUICK.solve, "x" * 64, referrals=1)
     alive = nightly(database, QUICK)
     with engine.connect() as connection:
         statuses = dict(connection.execute(select(RunRow.id, RunRow.status)).all())

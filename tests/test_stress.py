@@ -128,3 +128,27 @@ def test_stress_commands_write_results_and_refuse_bad_options(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "avoided cost" in result.stdout
     assert json.loads((tmp_path / "provision" / "summary.json").read_text())["effect"]
+
+
+def test_the_demand_model_can_come_from_a_databases_history(tmp_path: Path) -> None:
+    """Two nightly runs with one referral each: `stress --db` draws from the database's state
+    at the history's mean of one referral a night."""
+    from matcher.nightly import NightlySettings, nightly
+    from matcher.solve import SolveSettings
+    from matcher.store import import_instance, mean_referrals, open_database
+
+    db = str(tmp_path / "state.db")
+    engine = open_database(db)
+    import_instance(engine, held_pair())
+    assert mean_referrals(engine) is None
+    for _ in range(2):
+        nightly(db, NightlySettings(SolveSettings(time_limit=5, plans=1), explain_time=0))
+    assert mean_referrals(engine) == 1.0
+    out = tmp_path / "block"
+    common = ["--scenarios", "3", "--processes", "1", "--quiet", "--out", str(out)]
+    block = ["stress", "block", "--provider", "B", "--sizes", "0:2", "--block-price", "600"]
+    result = CliRunner().invoke(main, [*block, "--db", db, *common])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["arrivals"] == 1.0
+    both = CliRunner().invoke(main, [*block, "--db", db, "--instance", db, *common])
+    assert both.exit_code == 2 and "one of --instance and --db" in both.output

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from matcher.eligibility import HOME
@@ -36,7 +36,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def begin_run(engine: Engine, settings: SolveSettings, state_sha256: str) -> int:
+def begin_run(engine: Engine, settings: SolveSettings, state_sha256: str, referrals: int) -> int:
     """Record a run as started (committed at once); earlier runs left running are abandoned."""
     with Session(engine) as session, session.begin():
         session.execute(
@@ -47,6 +47,7 @@ def begin_run(engine: Engine, settings: SolveSettings, state_sha256: str) -> int
         run = RunRow(
             started_at=_now(),
             state_sha256=state_sha256,
+            referrals=referrals,
             time_limit_s=settings.time_limit,
             workers=settings.workers,
             seed=settings.seed,
@@ -140,6 +141,15 @@ def run_result(engine: Engine, run_id: int) -> Result:
             for plan in run.plans
         ]
         return Result(run.instance or "", run.state_sha256, report, plans, run.infeasibility)
+
+
+def mean_referrals(engine: Engine) -> float | None:
+    """Mean referrals a night over the finished runs (None before the first): the arrival rate
+    the history shows, for the stress tests' demand model."""
+    with engine.connect() as connection:
+        query = select(func.avg(RunRow.referrals)).where(RunRow.status.in_(FINISHED))
+        value = connection.execute(query).scalar()
+    return None if value is None else float(value)
 
 
 def _latest_finished(session: Session) -> int | None:

@@ -161,6 +161,8 @@ class RunRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     state_sha256: Mapped[str] = mapped_column(String(64))
     instance: Mapped[str | None]
+    referrals: Mapped[int | None]
+    """Children who needed a place that night (new and ending): the history's arrival rate."""
     time_limit_s: Mapped[float] = mapped_column(Float)
     workers: Mapped[int]
     seed: Mapped[int]

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.domain import Child, Placement
+from matcher.domain import NEEDS_A_PLACE, Child, Placement
 from matcher.eligibility import HOME
 from matcher.instance import Instance
-
-REFERRAL_STATUSES = ("new", "ending")
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class DemandModel:
         seed: int = 0,
     ) -> DemandModel:
         """Arrivals default to tonight's referrals in ``base``."""
-        profiles = [c for c in base.children if c.status in REFERRAL_STATUSES]
+        profiles = [c for c in base.children if c.status in NEEDS_A_PLACE]
         if not profiles:
             raise ValueError("the instance has no new or ending children to draw referrals from")
         mean = float(len(profiles)) if arrivals is None else arrivals
@@ -55,7 +53,7 @@ class DemandModel:
 
     @property
     def profiles(self) -> list[Child]:
-        return [c for c in self.base.children if c.status in REFERRAL_STATUSES]
+        return [c for c in self.base.children if c.status in NEEDS_A_PLACE]
 
     def scenario(self, k: int) -> Instance:
         """Scenario ``k``: held children, a drawn cohort of referrals, spot places shocked."""
