@@ -1,10 +1,15 @@
 """The memory guard: refuse, before building it, a model that would not fit in memory.
 
-The estimate is linear in eligible child-placement pairs, from peaks measured on the county
-instance (287,465 pairs, `benchmarks/county.py`): 1.8 GiB in fast mode, where plan 1 may search
-the whole model, and 730 MiB in reproducible mode, which searches shortlists only. The figures
-below round those up. Available memory is the least of the kernel's MemAvailable, the cgroup's
-limit and the process's address-space limit.
+The estimate has three parts, fitted to peaks measured on generated county instances (see
+``benchmarks/README.md``): the options themselves (every eligible child-placement pair), and
+either the whole CP-SAT model (every pair a variable with its share of the constraints) or, for
+large instances, the shortlist models (about ``SHORTLIST_OPTIONS`` pairs a child). Available
+memory is the least of the kernel's MemAvailable, the cgroup's limit and the process's
+address-space limit.
+
+A large instance in fast mode searches the whole model only when it fits
+(``fits_in_memory``); otherwise it keeps to shortlists, as reproducible mode always does. An
+instance is refused only when even that would not fit.
 """
 
 from __future__ import annotations
@@ -15,22 +20,28 @@ from pathlib import Path
 from matcher.exceptions import MatcherError
 
 GIB = 1024**3
-BASE_BYTES = 400 * 1024**2
-"""Python, OR-Tools and the instance itself."""
-WHOLE_MODEL_BYTES_PER_PAIR = 6_500
-"""Fast mode on a large model, or any model searched whole: 1.8 GiB / 287k pairs, rounded up."""
-SHORTLIST_BYTES_PER_PAIR = 2_700
-"""Reproducible mode on a large model (shortlists and the capacity bound): 730 MiB / 287k."""
+BASE_BYTES = 650 * 1024**2
+"""Python, OR-Tools, pandas, the instance, and the models' fixed parts (fitted so the county
+instance's shortlist peak, 730 MiB, is covered)."""
+OPTION_BYTES = 200
+"""One eligible pair as an option, and its share of the capacity bound's arrays (5,000-child
+county instance: 1.15 GiB after building 5.0M options; 1.43 GiB peak in reproducible mode)."""
+MODEL_BYTES_PER_PAIR = 5_500
+"""One pair in a CP-SAT model with its constraints (county, whole model, fast mode: 1.8 GiB
+peak for 287,465 pairs)."""
+SHORTLIST_OPTIONS = 15
+"""Pairs a child keeps in a shortlist model: its cheapest, its stay, and earlier plans' choices."""
 
 
 class ModelTooLargeError(MatcherError):
     """The model would not fit in the memory this process may use."""
 
 
-def needed_bytes(pairs: int, whole_model: bool) -> int:
-    """Estimated peak memory of solving a model with ``pairs`` eligible pairs."""
-    per_pair = WHOLE_MODEL_BYTES_PER_PAIR if whole_model else SHORTLIST_BYTES_PER_PAIR
-    return BASE_BYTES + pairs * per_pair
+def needed_bytes(children: int, pairs: int, whole_model: bool) -> int:
+    """Estimated peak memory of solving ``pairs`` options of ``children`` children, searching
+    the whole model or shortlists only."""
+    in_model = pairs if whole_model else min(pairs, children * SHORTLIST_OPTIONS)
+    return BASE_BYTES + pairs * OPTION_BYTES + in_model * MODEL_BYTES_PER_PAIR
 
 
 def available_bytes() -> int | None:
@@ -54,17 +65,19 @@ def available_bytes() -> int | None:
     return min(limits) if limits else None
 
 
-def check_memory(name: str, pairs: int, whole_model: bool) -> None:
+def fits_in_memory(children: int, pairs: int, whole_model: bool) -> bool:
+    available = available_bytes()
+    return available is None or needed_bytes(children, pairs, whole_model) <= available
+
+
+def check_memory(name: str, children: int, pairs: int, whole_model: bool) -> None:
     """Raise ModelTooLargeError, with figures and what to do, if the model would not fit."""
     available = available_bytes()
-    needed = needed_bytes(pairs, whole_model)
+    needed = needed_bytes(children, pairs, whole_model)
     if available is None or needed <= available:
         return
-    advice = "free memory, narrow the options (a policy or child max_distance_km), or split it"
-    if whole_model:
-        advice += ", or use --mode reproducible (shortlists only: about "
-        advice += f"{needed_bytes(pairs, False) / GIB:.1f} GiB)"
     raise ModelTooLargeError(
         f"instance {name}: {pairs:,} eligible child-placement pairs need about "
-        f"{needed / GIB:.1f} GiB of memory and {available / GIB:.1f} GiB is available: {advice}"
+        f"{needed / GIB:.1f} GiB of memory and {available / GIB:.1f} GiB is available: free "
+        "memory, narrow the options (a policy or child max_distance_km), or split the instance"
     )

@@ -38,7 +38,7 @@ from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
-from matcher.resources import check_memory
+from matcher.resources import check_memory, fits_in_memory
 from matcher.stopping import run_solver, stop_requested
 from matcher.units import to_pence, to_pounds
 from matcher.verify import check_plan
@@ -364,6 +364,10 @@ class _Run:
     found: list[dict[str, Outcome]]
     deterministic_used: float = 0.0
 
+    @property
+    def pairs(self) -> int:
+        return sum(len(options) for options in self.cands.options.values())
+
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
@@ -426,7 +430,7 @@ def solve(
     pairs = sum(len(options) for options in cands.options.values())
     settings = (settings or SolveSettings()).resolved(pairs)
     large = pairs > LARGE_MODEL_PAIRS
-    check_memory(instance.meta.name, pairs, whole_model=not (large and settings.reproducible))
+    check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[])
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
     warm = usable_outcomes(cands, warm_start or {})
@@ -509,7 +513,9 @@ def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
     budget = run.wall_left() * run.share(1)
     deadline = run.elapsed() + budget
     whole_search = (
-        not run.settings.reproducible and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
+        not run.settings.reproducible
+        and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
+        and fits_in_memory(len(run.instance.children), run.pairs, whole_model=True)
     )
     short_share = run.share(1) * (SHORTLIST_SHARE if whole_search else 1.0)
     short = run.search(short_pm, rank, short_share)
