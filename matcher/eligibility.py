@@ -252,10 +252,10 @@ def _child_options(
     uplifted = set(np.flatnonzero(by_uplift & chosen).tolist())
     result = []
     for j, distance in zip(indices.tolist(), km[indices].tolist(), strict=True):
-        if child.requires_outreach:
-            teams: tuple[str, ...] | None = covering[j]
-        elif j in uplifted:
-            teams = tuple(t for t, mask in enabling.items() if mask[j])
+        if j in uplifted:  # only a team whose uplift covers the deficit will do (4.8)
+            teams: tuple[str, ...] | None = tuple(t for t, mask in enabling.items() if mask[j])
+        elif child.requires_outreach:
+            teams = covering[j]
         else:
             teams = None
         if teams == ():

@@ -241,3 +241,18 @@ def test_a_ruled_out_placement_or_return_home_is_not_eligible() -> None:
     assert "return_home" in {
         v.rule for v in check_plan(home, {**plan.to_dict(), "assignments": [row]})
     }
+
+
+def test_a_child_requiring_outreach_placed_by_uplift_gets_a_team_that_covers_the_need() -> None:
+    """A requires outreach and needs aggression 2 where P meets 1. PART (cheap) covers only
+    self-harm, so only FULL's uplift makes P possible: the plan must use FULL. (A 5,000-child
+    county instance once got the cheaper, useless team.)"""
+    data = instance(
+        [child("A", needs={"aggression": 2}, requires_outreach=True)],
+        [place("P", meets={"aggression": 1})],
+        outreach_teams=[team("PART", weekly_cost=100, needs=["self_harm"]), team("FULL")],
+    )
+    plan = best_plan(data)
+    assert plan is not None
+    assert (plan.assignments[0].placement, plan.assignments[0].outreach) == ("P", "FULL")
+    assert check_plan(data, plan.to_dict()) == []

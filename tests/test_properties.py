@@ -102,7 +102,18 @@ def small_instances(
                 "capacity": draw(st.integers(0, 2)),
                 "weekly_cost": 660,
                 "uplift": 1,
-            }
+            },
+            {  # a cheaper team that uplifts only some needs
+                "id": "T1",
+                "location": {"lat": 52.6, "lon": -1.2},
+                "radius_km": draw(st.floats(0, 40)),
+                "capacity": draw(st.integers(0, 2)),
+                "weekly_cost": 300,
+                "uplift": 1,
+                "needs": draw(
+                    st.lists(st.sampled_from(NEEDS), min_size=1, max_size=2, unique=True)
+                ),
+            },
         ]
         if teams
         else []
