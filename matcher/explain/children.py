@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from matcher.cpsat.objective import option_costs
@@ -146,13 +146,15 @@ class ChildExplainer:
     def time_left(self) -> bool:
         return time.perf_counter() < self.deadline and not stop_requested()
 
-    def explain(self, child_id: str) -> ChildExplanation:
+    def explain(self, child_id: str, forced: bool = True) -> ChildExplanation:
+        """The child's outcome, alternatives and reasons; with ``forced``, forced re-solves for
+        the first eligible alternatives too (else ``with_forced`` adds them later)."""
         row = self.assignment[child_id]
         if not self.time_left():
             outcome = row.placement or "unplaced"
             summary = f"{row.action} ({outcome}); not explained further within the time given"
             return ChildExplanation(child_id, outcome, row.action, None, summary, [])
-        self.forced_left = self.forced_per_child
+        self.forced_left = self.forced_per_child if forced else 0
         tests = pair_tests(self.instance, child_id, self.table)
         costs = self._pair_costs(child_id, tests)
         outcome = row.placement or "unplaced"
@@ -174,6 +176,18 @@ class ChildExplainer:
             funnel=self._funnel(child_id, tests),
             corrections=self._corrections(child_id, tests, costs),
         )
+
+    def with_forced(self, explanation: ChildExplanation) -> ChildExplanation:
+        """``explanation`` with forced re-solves for its first eligible alternatives that have
+        none yet (an ineligible one already says why in ``forced_method``)."""
+        self.forced_left = self.forced_per_child
+        alternatives = []
+        for alternative in explanation.alternatives:
+            if alternative.forced_change is None and alternative.forced_method is None:
+                change, method = self._forced(explanation.child, alternative.placement)
+                alternative = replace(alternative, forced_change=change, forced_method=method)
+            alternatives.append(alternative)
+        return replace(explanation, alternatives=alternatives)
 
     # -- alternatives --------------------------------------------------------------------------
 
