@@ -66,14 +66,15 @@ def nightly(
     with run_lock(engine), stop_on_signals():
         instance = load_state(engine, source)
         referrals = sum(c.status in NEEDS_A_PLACE for c in instance.children)
-        run_id = begin_run(engine, settings.solve, state_sha256(instance), referrals)
+        digest = state_sha256(instance)
+        run_id = begin_run(engine, settings.solve, digest, referrals)
         report = None
         try:
             start = warm_start_plan(engine) if settings.warm_start else {}
             result = solve(
                 instance,
                 settings.solve,
-                instance_sha256=state_sha256(instance),
+                instance_sha256=digest,
                 on_progress=on_progress,
                 warm_start=start,
             )

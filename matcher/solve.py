@@ -24,6 +24,7 @@ time allows, a search of the whole model from the shortlist's plan.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -71,6 +72,7 @@ WHOLE_MODEL_MIN_S = 20.0
 completing the hint take ~10 s before the search starts."""
 
 HINT_SHARE = 0.2
+"""Most of the time limit spent completing the starting plan into a full hint (~3 s on county)."""
 LARGE_SEARCH_MIN_S = 1.5
 """Seconds that must be left, once the starting plan is made, to build and search a large
 model's shortlist (~1 s to build on the county instance); with less, the starting plan is the
@@ -78,7 +80,6 @@ answer, so a short ``time_limit`` is kept."""
 BOUND_MIN_S = 3.0
 """Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
 computing for a large model; with less, plan 1 comes without a whole-model bound."""
-"""Most of the time limit spent completing the starting plan into a full hint (~3 s on county)."""
 
 
 INTERLEAVED_SKIP = ("core", "no_lp", "quick_restart_no_lp")
@@ -362,11 +363,8 @@ class _Run:
     started: float
     on_progress: ProgressCallback | None
     found: list[dict[str, Outcome]]
+    pairs: int
     deterministic_used: float = 0.0
-
-    @property
-    def pairs(self) -> int:
-        return sum(len(options) for options in self.cands.options.values())
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -431,11 +429,11 @@ def solve(
     settings = (settings or SolveSettings()).resolved(pairs)
     large = pairs > LARGE_MODEL_PAIRS
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
-    run = _Run(instance, cands, settings, started, on_progress, found=[])
+    run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
     warm = usable_outcomes(cands, warm_start or {})
     start.update(warm)
-    fallback = _valid_start(instance, cands, start)
+    start_is_valid = functools.cache(lambda: _valid_start(instance, cands, start))
     pm = None if large else run.starting_model(cands, start)
     build_time = run.elapsed()
     plans: list[Plan] = []
@@ -445,7 +443,7 @@ def solve(
         if rank > 1 and (run.wall_left() <= 0.05 or stop_requested()):
             break
         hint = start if rank == 1 else run.found[-1]
-        if rank == 1 and large and fallback and run.wall_left() < LARGE_SEARCH_MIN_S:
+        if rank == 1 and large and run.wall_left() < LARGE_SEARCH_MIN_S and start_is_valid():
             search = _start_as_plan(run, start, NO_SEARCH)
         elif large:
             search = _search_large(run, rank, hint)
@@ -455,7 +453,7 @@ def solve(
                 hint_plan(pm, hint)
             search = run.search(pm, rank, run.share(rank))
         wall_limit_hit |= bool(settings.reproducible) and search.wall_limit_hit
-        if rank == 1 and search.outcomes is None and fallback:
+        if rank == 1 and search.outcomes is None and start_is_valid():
             search = _start_as_plan(run, start, search)
         if rank == 1:
             report = _report(search, settings, build_time, pairs, started)
