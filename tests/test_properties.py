@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from unittest.mock import patch
 
 from helpers import best_plan
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
 from matcher.explain import ExplainSettings, explain
+from matcher.explain.whatif import Resolver
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import make_plan
@@ -230,3 +232,66 @@ def test_infeasible_instances_always_come_with_a_conflict_set(data: Instance) ->
     assert explained.infeasibility is not None
     assert explained.infeasibility["constraints"], "at least one constraint named"
     assert all(member["text"] for member in explained.infeasibility["constraints"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances(), st.data())
+def test_a_focused_check_finds_what_a_full_check_finds(data: Instance, draw: Any) -> None:
+    """Explanations check one changed child with ``focus``; on a valid plan with only that child
+    changed it must report exactly what checking everything reports."""
+    result = solve(data, SolveSettings(time_limit=10, workers=1, plans=1))
+    if not result.plans:
+        return
+    rows = [
+        {"child": a.child, "placement": a.placement, "outreach": a.outreach}
+        for a in result.plans[0].assignments
+    ]
+    k = draw.draw(st.integers(0, len(rows) - 1))
+    places = [None, "home", *(p.id for p in data.placements)]
+    teams = [None, *(t.id for t in data.outreach_teams)]
+    rows[k] = {
+        "child": rows[k]["child"],
+        "placement": draw.draw(st.sampled_from(places)),
+        "outreach": draw.draw(st.sampled_from(teams)),
+    }
+    full, focused = (
+        PlanChecker(data, {"assignments": rows}),
+        PlanChecker(data, {"assignments": rows}),
+    )
+    full.check_constraints()
+    focused.check_constraints(focus={rows[k]["child"]})
+    assert set(focused.violations) == set(full.violations)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances(), st.data())
+def test_neighbourhood_re_solves_give_valid_plans_and_exact_differences(
+    data: Instance, draw: Any
+) -> None:
+    """A local re-solve holds all but a few children as residents of their placements: the plan
+    it returns, joined to the held children, passes the checker, and its objective is the whole
+    plan's, recomputed."""
+    result = solve(data, SolveSettings(time_limit=10, workers=1, plans=1))
+    if not result.plans:
+        return
+    cands = candidates(data)
+    plan = result.plans[0]
+    resolver = Resolver(
+        data, cands, plan.outcomes(), SolveSettings(workers=1), 5.0, base_proven=True, local=True
+    )
+    pairs = [(c, o.placement) for c, options in cands.options.items() for o in options]
+    if not pairs:
+        return
+    child, placement = draw.draw(st.sampled_from(pairs))
+    size = draw.draw(st.integers(0, len(data.children)))
+    with patch("matcher.explain.whatif.LOCAL_CHILDREN", size):
+        resolved = resolver.force(child, placement)
+    assert resolved is not None and resolved.local
+    if resolved.outcomes is None:
+        return
+    assert resolved.outcomes[child].placement == placement
+    joined = make_plan(data, cands, resolved.outcomes, rank=1)
+    assert check_plan(data, joined.to_dict()) == []
+    assert abs(joined.objective - resolved.objective) <= 0.02
+    assert joined.marginal_weekly_cost == resolved.marginal_weekly_cost
+    assert resolved.objective >= plan.objective - 0.02 or result.solver.status != "OPTIMAL"

@@ -265,7 +265,7 @@ class ChildExplainer:
             "outreach": team,
         }
         checker = PlanChecker(self.instance, {"assignments": rows})
-        checker.check_constraints()
+        checker.check_constraints(focus={child_id})
         return [
             Reason(v.rule, f"{v.record}: {v.message}")
             for v in checker.violations

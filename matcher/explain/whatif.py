@@ -6,25 +6,29 @@ optimal on the same model; otherwise it is the best found in the time given, and
 
 On large instances (``local``) a re-solve of the whole model takes seconds and rarely finishes,
 so bed, slot and forced re-solves free only the children nearby (``LOCAL_CHILDREN``: those at or
-able to use the placements concerned) and keep everyone else where the plan puts them. That is
-exact for the neighbourhood and a bound for the plan: a saving is at least, a forced cost at most,
-what is reported.
+able to use the placements concerned) and solve their neighbourhood as an instance of its own
+(``matcher.explain.neighbourhood``), everyone else held where the plan puts them. That is exact
+for the neighbourhood and a bound for the plan: a saving is at least, a forced cost at most, what
+is reported.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
+from ortools.util.python.sorted_interval_list import Domain
 
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.constraints import Key
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, Option
+from matcher.explain.neighbourhood import neighbourhood, raised
 from matcher.instance import Instance
-from matcher.plans import Outcome, make_plan
-from matcher.solve import SolveSettings, complete_hint, hint_plan, search_model, set_hint
+from matcher.plans import HOME, Outcome, make_plan
+from matcher.solve import SolveSettings, complete_hint, hint_plan, search_model
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ LOCAL_CHILDREN = 40
 then those who could go there, cheapest option first."""
 
 
+LOCAL_FAMILIES = ("capacity", "staff_capacity", "outreach_capacity")
+"""Limits a local resolver raises in a neighbourhood; the others (moves, budget) are re-solved
+on the whole model."""
+
+
 class Resolver:
     """Re-solves of one plan's model. ``per_solve`` seconds each, same seed and workers;
     ``base_proven`` says whether the plan itself is proven optimal on this model."""
@@ -61,78 +70,125 @@ class Resolver:
         self.instance, self.cands, self.plan = instance, cands, plan
         self.base_proven, self.local = base_proven, local
         self.settings, self.per_solve = settings, per_solve
-        self.pm: PlacementModel = build_model(instance, cands=cands)
-        hint_plan(self.pm, plan)
-        complete_hint(self.pm, per_solve)
-        hint = self.pm.model.proto.solution_hint
-        self._hint = (list(hint.vars), list(hint.values))
+        self.base = make_plan(instance, cands, plan, rank=1)
+        self._pm: PlacementModel | None = None
         self.solves = 0
+        self._placed_at: dict[str | None, list[str]] = defaultdict(list)
+        for child, outcome in plan.items():
+            self._placed_at[outcome.placement].append(child)
+        self._able_at: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for child, options in cands.options.items():
+            for option in options:
+                self._able_at[option.placement].append((option.km, child))
+
+    @property
+    def pm(self) -> PlacementModel:
+        """The whole model, started from the plan (built on first use: a local resolver may never
+        need it)."""
+        if self._pm is None:
+            self._pm = build_model(self.instance, cands=self.cands)
+            hint_plan(self._pm, self.plan)
+            complete_hint(self._pm, self.per_solve)
+        return self._pm
 
     def relax(self, key: Key, step: int) -> Resolved | None:
         """The best plan with limit ``key`` raised by ``step``; None if that limit is not in the
         model (it never binds)."""
+        if self.local and key[0] in LOCAL_FAMILIES:
+            if key[0] == "outreach_capacity":
+                free = {
+                    c
+                    for c, options in self.cands.options.items()
+                    if _served(options, key[1]) or key[1] in self.cands.home_teams.get(c, ())
+                }
+            else:
+                free = self._nearby({key[1]})
+            return self._local(free, raise_limit=(key, step))
         index = self.pm.limits.get(key)
         if index is None:
             return None
         domain = self.pm.model.proto.constraints[index].linear.domain
         bounds = list(domain)
-        free = None
-        if key[0] in ("capacity", "staff_capacity"):
-            free = self._nearby({key[1]})
-        elif key[0] == "outreach_capacity":
-            free = {c for c, slots in self.pm.variables.slots_of_child.items() if key[1] in slots}
         with _domain(domain, [*bounds[:-1], bounds[-1] + step]):
-            return self.resolve(free)
+            return self.resolve()
 
     def force(self, child: str, placement: str) -> Resolved | None:
         """The best plan with ``child`` at ``placement``; None if that pair is not eligible."""
-        var = self.pm.variables.assign.get((child, placement))
-        if var is None:
+        if not any(o.placement == placement for o in self.cands.options[child]):
             return None
-        here = self.plan[child].placement
-        around = {placement} | ({here} if here not in (None, "home") else set())
+        if self.local:
+            here = self.plan[child].placement
+            around = {placement} | ({here} if here not in (None, HOME) else set())
+            return self._local(self._nearby(around) | {child}, force=(child, placement))
+        var = self.pm.variables.assign[(child, placement)]
         with _domain(self.pm.model.proto.variables[var.index].domain, [1, 1]):
-            return self.resolve(self._nearby(around) | {child})
+            return self.resolve()
 
-    def resolve(self, free: set[str] | None = None) -> Resolved:
-        """The best plan as the model stands; in a local resolver with ``free`` given, only
-        those children may change."""
+    def resolve(self) -> Resolved:
+        """The best plan of the whole model as it stands, from the plan."""
         self.solves += 1
-        local = self.local and free is not None
-        if local:
-            assert free is not None
-            hint_plan(self.pm, {c: o for c, o in self.plan.items() if c not in free})
-        try:
-            search = search_model(
-                self.pm, self.settings, self.per_solve, self.per_solve, fix_hinted=local
-            )
-        finally:
-            if local:
-                self._restore_hint()
+        search = search_model(self.pm, self.settings, self.per_solve, self.per_solve)
         if search.outcomes is None:
-            infeasible = search.status == cp_model.INFEASIBLE and not local
-            return Resolved(None, infeasible, None, local=local)
+            return Resolved(None, search.status == cp_model.INFEASIBLE, None)
         plan = make_plan(self.instance, self.cands, search.outcomes, rank=1)
-        proven = search.status == cp_model.OPTIMAL and not local
+        proven = search.status == cp_model.OPTIMAL
+        return Resolved(plan.objective, proven, search.outcomes, plan.marginal_weekly_cost)
+
+    def _local(
+        self,
+        free: set[str],
+        *,
+        raise_limit: tuple[Key, int] | None = None,
+        force: tuple[str, str] | None = None,
+    ) -> Resolved:
+        """The best plan in which only ``free`` (and their siblings, and a forced child's conflict
+        partners) may change: exact for the neighbourhood, a bound for the plan."""
+        self.solves += 1
+        if force is not None:
+            free |= _partners(self.instance, force[0])
+        hood = neighbourhood(
+            self.instance, self.cands, self.plan, free, self.base.marginal_weekly_cost
+        )
+        part = hood.instance
+        if raise_limit is not None:
+            (family, record), step = raise_limit
+            part = raised(part, family, record, step)
+        pm = build_model(part, cands=hood.candidates)
+        if force is not None:
+            var = pm.variables.assign.get(force)
+            if var is None:
+                return Resolved(None, False, None, local=True)
+            var.with_domain(Domain(1, 1))
+        hint_plan(pm, hood.outcomes)
+        search = search_model(pm, self.settings, self.per_solve, self.per_solve)
+        if search.outcomes is None:
+            return Resolved(None, False, None, local=True)
+        found = make_plan(part, hood.candidates, search.outcomes, rank=1)
         return Resolved(
-            plan.objective, proven, search.outcomes, plan.marginal_weekly_cost, local=local
+            round(self.base.objective + found.objective - hood.objective, 2),
+            False,
+            self.plan | search.outcomes,
+            self.base.marginal_weekly_cost + found.marginal_weekly_cost - hood.marginal_weekly_cost,
+            local=True,
         )
 
     def _nearby(self, placements: set[str]) -> set[str]:
         """Up to ``LOCAL_CHILDREN`` children: those the plan puts at ``placements``, then those
         with an option there, nearest first."""
-        placed = sorted(c for c, o in self.plan.items() if o.placement in placements)
-        able = sorted(
-            (option.km, child)
-            for child, options in self.cands.options.items()
-            for option in options
-            if option.placement in placements and child not in placed
-        )
+        placed = sorted(c for p in placements for c in self._placed_at.get(p, []))
+        able = sorted(pair for p in placements for pair in self._able_at.get(p, []))
         chosen = placed + [child for _, child in able]
         return set(list(dict.fromkeys(chosen))[:LOCAL_CHILDREN])
 
-    def _restore_hint(self) -> None:
-        set_hint(self.pm, *self._hint)
+
+def _served(options: list[Option], team: str) -> bool:
+    """Whether any of a child's options may use ``team``'s slot."""
+    return any(o.teams is not None and team in o.teams for o in options)
+
+
+def _partners(instance: Instance, child: str) -> set[str]:
+    """The children ``child`` is in a conflict pair with."""
+    return {c.b if c.a == child else c.a for c in instance.conflicts if child in (c.a, c.b)}
 
 
 @contextmanager
