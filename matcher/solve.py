@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -38,26 +37,36 @@ from matcher.cpsat.objective import fees_on_count, option_costs
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
+from matcher.lns import Improved, improve
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
 from matcher.resources import check_memory, fits_in_memory
-from matcher.stopping import run_solver, stop_requested
+from matcher.search import (
+    LARGE_MODEL_PAIRS,
+    NO_SEARCH,
+    ProgressCallback,
+    Search,
+    SolveSettings,
+    complete_hint,
+    hint_plan,
+    search_model,
+)
+from matcher.stopping import stop_requested
 from matcher.units import to_pence, to_pounds
 from matcher.verify import check_plan
-
-ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-LARGE_MODEL_PAIRS = 50_000
-"""Above this many eligible child-placement pairs a model is large: the search runs on
-shortlists, and the whole model is searched (without presolve) only for plan 1's bound. Measured
-on the 1,200-child county instance (287k pairs, 2 workers): with presolve, no plan within 60 s
-(presolve alone took 55 s); without, 60 s of search barely improved the greedy plan
-(£1.9005M -> £1.8979M). See benchmarks/README.md."""
 
 SHORTLIST_SIZE = 10
 """Options per child on a large model's shortlist: its 10 cheapest by objective coefficient, plus
 its stay, the starting plan's choice and the earlier plans' choices. On the county instance the
 shortlist has 13k of 287k pairs, and CP-SAT proved its optimum (£1.8594M) in 27 s."""
+
+SHORTLIST_PRICED = 20
+"""Options per child added to a large model's shortlist by cost plus bed price: cheap beds are
+contested, and in the best plan known for the county instance (HiGHS, 900 s) the median child
+took its 60th-cheapest option but its 5th by cost plus the Lagrangian bed price."""
+
+LNS_SHARE = 0.85
+"""Share of plan 1's time on a large model given to neighbourhood search (``matcher.lns``) from
+a valid starting plan, before the shortlist search continues from its plan."""
 
 PLAN_ONE_SHARE = 0.6
 """Share of the search time plan 1 gets when more plans are asked for; the others split the rest.
@@ -82,246 +91,29 @@ BOUND_MIN_S = 3.0
 computing for a large model; with less, plan 1 comes without a whole-model bound."""
 
 
-INTERLEAVED_SKIP = ("core", "no_lp", "quick_restart_no_lp")
-"""Full-problem workers left out of interleaved search. Each runs a fixed slice of deterministic
-time that a batch must wait for; without them the four 24-60-child instances (small, tight-small
-and both shared examples) went from 8.0 s to 2.1 s in all, every one still proven optimal."""
-
-
-FAST_FULL_SUBSOLVERS = ("max_lp", "default_lp")
-"""Full-problem workers of ``fast`` mode on one or two workers. CP-SAT's own choice there is
-``default_lp`` alone, whose light LP left a 300-child county instance (15k pairs) with a negative
-bound after 30 s; with ``max_lp`` (the full linear relaxation) first, it was proven optimal in
-7 s."""
-
-
-@dataclass(frozen=True)
-class SolveSettings:
-    """Search settings; ``time_limit`` is in seconds for the whole call, all plans included."""
-
-    time_limit: float = 60.0
-    workers: int = 2
-    seed: int = 0
-    plans: int = 3
-    min_difference: int = 1
-    reproducible: bool | None = None
-    """True: interleaved deterministic search; False: the parallel portfolio; None (auto):
-    reproducible for models up to ``LARGE_MODEL_PAIRS`` eligible pairs, else fast."""
-    greedy_start: bool | None = None
-    """Start the search from the greedy plan (a CP-SAT hint). None (auto): yes, unless every
-    placement is limited by staff (``staff_capacity``), where the greedy, built around beds,
-    anchors the search badly: on ten GAP instances of types B-E (10 s, 2 workers) it left jobs
-    unplaced on seven, and without it every job was placed and the gap to best known fell on
-    all ten (e.g. d20400 16.7% -> 0.8%)."""
-
-    def starts_from_greedy(self, instance: Instance) -> bool:
-        if self.greedy_start is not None:
-            return self.greedy_start
-        return not all(p.staff_capacity is not None for p in instance.placements)
-
-    def resolved(self, pairs: int) -> SolveSettings:
-        """These settings with ``reproducible`` decided for a model of ``pairs`` eligible pairs."""
-        if self.reproducible is not None:
-            return self
-        return replace(self, reproducible=pairs <= LARGE_MODEL_PAIRS)
-
-    def __post_init__(self) -> None:
-        if self.time_limit <= 0:
-            raise ValueError("time_limit must be above 0")
-        if self.workers < 1:
-            raise ValueError("workers must be at least 1")
-        if self.plans < 1:
-            raise ValueError("plans must be at least 1")
-        if self.min_difference < 1:
-            raise ValueError("min_difference must be at least 1")
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Reports each improving solution to ``callback`` and remembers when the first came."""
-
-    def __init__(self, rank: int, callback: ProgressCallback | None, offset: float) -> None:
-        super().__init__()
-        self.rank, self.callback, self.offset = rank, callback, offset
-        self.first_solution_s: float | None = None
-        self.best_solution_s: float | None = None
-
-    def on_solution_callback(self) -> None:
-        if self.first_solution_s is None:
-            self.first_solution_s = self.offset + self.wall_time
-        self.best_solution_s = self.offset + self.wall_time
-        if self.callback is not None:
-            self.callback(
-                {
-                    "plan": self.rank,
-                    "objective": to_pounds(self.objective_value),
-                    "bound": to_pounds(self.best_objective_bound),
-                    "wall_time_s": round(self.offset + self.wall_time, 3),
-                }
-            )
-
-
-@dataclass(frozen=True)
-class Search:
-    """What a search found, in model units (pence). ``bound`` is a bound on the whole model,
-    never on a shortlist."""
-
-    status: int
-    outcomes: dict[str, Outcome] | None
-    objective: float | None
-    bound: float | None
-    first_solution_s: float | None
-    best_solution_s: float | None
-    """When the returned solution was found (seconds into the ``solve`` call)."""
-    deterministic_time: float
-    wall_time: float
-    wall_limit_hit: bool
-    shortlist_optimal: bool = False
-
-    @property
-    def status_name(self) -> str:
-        return cp_model.CpSolverStatus(self.status).name
-
-
-NO_SEARCH = Search(cp_model.UNKNOWN, None, None, None, None, None, 0.0, 0.0, True)
-"""What a search that was never run found."""
-
-
-def _parameters(
-    settings: SolveSettings, wall: float, deterministic: float, presolve: bool
-) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.num_workers = settings.workers
-    params.random_seed = settings.seed
-    params.max_time_in_seconds = max(wall, 0.01)
-    params.cp_model_presolve = presolve
-    if settings.reproducible:
-        params.max_deterministic_time = max(deterministic, 0.01)
-    if settings.reproducible and settings.workers > 1:
-        params.interleave_search = True
-        params.ignore_subsolvers.extend(INTERLEAVED_SKIP)
-    elif settings.workers <= len(FAST_FULL_SUBSOLVERS):
-        # One worker is deterministic without interleaving, which made stress-test scenarios
-        # 4.5x slower (2.9 s against 0.65 s a solve on a 300-child instance).
-        params.subsolvers.extend(FAST_FULL_SUBSOLVERS)
-    return solver
-
-
-def search_model(
-    pm: PlacementModel,
-    settings: SolveSettings,
-    wall_limit: float,
-    deterministic_limit: float | None = None,
-    *,
-    rank: int = 1,
-    on_progress: ProgressCallback | None = None,
-    offset: float = 0.0,
-    fix_hinted: bool = False,
-) -> Search:
-    """One CP-SAT search of a built model from its hint (presolve only on models that are not
-    large, or with ``fix_hinted``, which fixes every hinted variable to its hint). ``offset`` is
-    added to the reported times."""
-    deterministic = wall_limit if deterministic_limit is None else deterministic_limit
-    presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
-    solver = _parameters(settings, wall_limit, deterministic, presolve)
-    solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
-    progress = _Progress(rank, on_progress, offset)
-    status = run_solver(solver, pm.model, progress)
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    stopped = status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID)
-    return Search(
-        status=status,
-        outcomes=read_outcomes(pm, list(solver.response_proto.solution)) if found else None,
-        objective=solver.objective_value if found else None,
-        bound=solver.best_objective_bound if found else None,
-        first_solution_s=progress.first_solution_s,
-        best_solution_s=progress.best_solution_s,
-        deterministic_time=solver.deterministic_time,
-        wall_time=solver.wall_time,
-        wall_limit_hit=stopped and solver.wall_time >= wall_limit * 0.99,
-    )
-
-
 def shortlist(
-    instance: Instance, cands: Candidates, keep: Sequence[dict[str, Outcome]]
+    instance: Instance,
+    cands: Candidates,
+    keep: Sequence[dict[str, Outcome]],
+    prices: dict[str, float] | None = None,
 ) -> Candidates:
     """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
-    the plans in ``keep`` (the starting plan, earlier ranked plans)."""
+    the plans in ``keep`` (the starting plan, earlier ranked plans); with bed ``prices`` (pence,
+    ``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost plus price."""
     costs = option_costs(instance, cands, fees_on_count(instance))
     options = {}
     for child, child_options in cands.options.items():
         wanted = {plan[child].placement for plan in keep if child in plan}
         ranked = sorted(zip(costs[child], range(len(child_options)), strict=True))
         chosen = {k for _, k in ranked[:SHORTLIST_SIZE]}
+        if prices is not None:
+            priced = sorted((cost + prices[child_options[k].placement], k) for cost, k in ranked)
+            chosen |= {k for _, k in priced[:SHORTLIST_PRICED]}
         chosen |= {
             k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
         }
         options[child] = [child_options[k] for k in sorted(chosen)]
     return Candidates(options, cands.home_teams)
-
-
-def complete_hint(pm: PlacementModel, time_limit: float) -> bool:
-    """Turn the hinted plan into a full hint: CP-SAT fixes every hinted variable and fills in the
-    rest (block-bed counts, split flags, presence literals), so the search starts from a complete
-    solution. Returns False, leaving the partial hint, if the hint is infeasible or time runs
-    out."""
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = max(time_limit, 0.01)
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
-    solver.parameters.fix_variables_to_their_hinted_value = True
-    if run_solver(solver, pm.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return False
-    values = list(solver.response_proto.solution)
-    set_hint(pm, list(range(len(values))), values)
-    return True
-
-
-def set_hint(pm: PlacementModel, variables: list[int], values: list[int]) -> None:
-    """Replace the model's hint with ``values`` for ``variables`` (indices), in bulk."""
-    pm.model.clear_hints()
-    hint = pm.model.proto.solution_hint
-    hint.vars.extend(variables)
-    hint.values.extend(values)
-
-
-def read_outcomes(pm: PlacementModel, values: Sequence[int]) -> dict[str, Outcome]:
-    """Each child's outcome and outreach team in a solution (one value per model variable)."""
-    v = pm.variables
-    result = {}
-    for child in pm.instance.children:
-        placement: str | None = None
-        for option, var in v.options[child.id]:
-            if values[var.index]:
-                placement = option.placement
-        if child.id in v.home and values[v.home[child.id].index]:
-            placement = HOME
-        team = next((t for t, var in v.slots_of_child[child.id].items() if values[var.index]), None)
-        result[child.id] = Outcome(placement, team if placement is not None else None)
-    return result
-
-
-def hint_plan(pm: PlacementModel, outcomes: dict[str, Outcome]) -> None:
-    """Start the search from a plan: the greedy one for plan 1, the previous plan for later plans
-    (infeasible for them, but close). Written to the proto in bulk: 300k ``add_hint`` calls on the
-    county instance took ~3 s."""
-    pm.model.clear_hints()
-    v = pm.variables
-    indices: list[int] = []
-    values: list[int] = []
-    for child, outcome in outcomes.items():
-        for option, var in v.options[child]:
-            indices.append(var.index)
-            values.append(int(option.placement == outcome.placement))
-        if child in v.home:
-            indices.append(v.home[child].index)
-            values.append(int(outcome.placement == HOME))
-        for team, var in v.slots_of_child[child].items():
-            indices.append(var.index)
-            values.append(int(team == outcome.team))
-    hint = pm.model.proto.solution_hint
-    hint.vars.extend(indices)
-    hint.values.extend(values)
 
 
 def usable_outcomes(cands: Candidates, plan: dict[str, Outcome]) -> dict[str, Outcome]:
@@ -365,6 +157,8 @@ class _Run:
     found: list[dict[str, Outcome]]
     pairs: int
     deterministic_used: float = 0.0
+    wall_limit_hit: bool = False
+    """A reproducible step outside ``search`` (neighbourhood search) was stopped by the clock."""
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -446,7 +240,7 @@ def solve(
         if rank == 1 and large and run.wall_left() < LARGE_SEARCH_MIN_S and start_is_valid():
             search = _start_as_plan(run, start, NO_SEARCH)
         elif large:
-            search = _search_large(run, rank, hint)
+            search = _search_large(run, rank, hint, improve_first=start_is_valid())
         else:
             assert pm is not None
             if rank > 1:
@@ -467,6 +261,7 @@ def solve(
             _exclude(pm, search.outcomes, settings.min_difference)
         run.found.append(search.outcomes)
     assert report is not None  # the loop always runs rank 1
+    wall_limit_hit |= run.wall_limit_hit
     mode = report.mode + (" (wall-clock limit hit)" if wall_limit_hit else "")
     report = replace(
         report,
@@ -501,32 +296,86 @@ def _ranked(plans: list[Plan], report: SolverReport) -> tuple[list[Plan], Solver
     return ranked, report
 
 
-def _search_large(run: _Run, rank: int, hint: dict[str, Outcome]) -> Search:
-    """Plan ``rank`` of a large model: a search on the shortlist; for plan 1 also the capacity
-    bound on the whole model and, in fast mode when time allows, a whole-model search from the
-    shortlist's plan (skipped in reproducible mode: whether it runs depends on the clock)."""
-    short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
+def _search_large(
+    run: _Run, rank: int, hint: dict[str, Outcome], improve_first: bool = False
+) -> Search:
+    """Plan ``rank`` of a large model: a search on the shortlist; for plan 1 first the capacity
+    bound on the whole model (its bed prices widen the shortlist) and, from a valid starting plan
+    (``improve_first``), neighbourhood search; then, in fast mode when time allows, a whole-model
+    search from the shortlist's plan (skipped in reproducible mode: whether it runs depends on
+    the clock)."""
     if rank > 1:
+        short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
         return replace(run.search(short_pm, rank, run.share(rank)), bound=None)
-    budget = run.wall_left() * run.share(1)
-    deadline = run.elapsed() + budget
+    deadline = run.elapsed() + run.wall_left() * run.share(1)
+    relaxed = None
+    if run.wall_left() >= BOUND_MIN_S:
+        start_objective = make_plan(run.instance, run.cands, hint, rank=1).objective
+        relaxed = capacity_bound(run.instance, run.cands, to_pence(start_objective))
+    prices = None if relaxed is None else relaxed.prices
+    cands = shortlist(run.instance, run.cands, [hint], prices)
+    improved = None
+    if improve_first and relaxed is not None:
+        improved = _improve(run, cands, hint, (deadline - run.elapsed()) * LNS_SHARE)
+        hint = improved.outcomes
+        cands = shortlist(run.instance, run.cands, [hint], prices)
+    budget = deadline - run.elapsed()
     whole_search = (
         not run.settings.reproducible
         and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
         and fits_in_memory(len(run.instance.children), run.pairs, whole_model=True)
     )
-    short_share = run.share(1) * (SHORTLIST_SHARE if whole_search else 1.0)
-    short = run.search(short_pm, rank, short_share)
-    if run.wall_left() < BOUND_MIN_S:
+    short_pm = run.starting_model(cands, hint)
+    short_share = budget / max(run.wall_left(), 1e-9) * (SHORTLIST_SHARE if whole_search else 1.0)
+    short = run.search(short_pm, rank, min(short_share, 1.0))
+    if improved is not None:
+        short = _after_improvement(improved, short)
+    if relaxed is None:
         return replace(short, bound=None, shortlist_optimal=short.status == cp_model.OPTIMAL)
-    floor = capacity_bound(run.instance, run.cands, short.objective).bound
     whole = None
     if whole_search and short.outcomes is not None and not stop_requested():
         pm = build_model(run.instance, cands=run.cands)
         hint_plan(pm, short.outcomes)
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
-    return _best_of(short, whole, floor)
+    return _best_of(short, whole, relaxed.bound)
+
+
+def _improve(run: _Run, cands: Candidates, start: dict[str, Outcome], seconds: float) -> Improved:
+    """Neighbourhood search from ``start`` for ``seconds`` (deterministic seconds too, in
+    reproducible mode), reported as plan 1's progress."""
+
+    def report(objective: float) -> None:
+        if run.on_progress is not None:
+            event = {"plan": 1, "objective": objective, "wall_time_s": round(run.elapsed(), 3)}
+            run.on_progress(event | {"bound": None})
+
+    deterministic = seconds if run.settings.reproducible else None
+    began = run.elapsed()
+    improved = improve(run.instance, cands, start, run.settings, seconds, deterministic, report)
+    best = improved.best_solution_s
+    improved = replace(
+        improved, started_s=began, best_solution_s=None if best is None else began + best
+    )
+    run.deterministic_used += improved.deterministic_time
+    run.wall_limit_hit |= bool(run.settings.reproducible) and improved.wall_limit_hit
+    return improved
+
+
+def _after_improvement(improved: Improved, search: Search) -> Search:
+    """The shortlist search that followed neighbourhood search, timed from the valid starting
+    plan (the first plan), or neighbourhood search's plan if the shortlist search found none."""
+    search = replace(search, first_solution_s=improved.started_s)
+    if search.outcomes is not None:
+        return search
+    return replace(
+        search,
+        status=cp_model.FEASIBLE,
+        outcomes=improved.outcomes,
+        objective=to_pence(improved.objective),
+        bound=None,
+        best_solution_s=improved.best_solution_s or improved.started_s,
+    )
 
 
 def _valid_start(instance: Instance, cands: Candidates, start: dict[str, Outcome]) -> bool:

@@ -9,7 +9,7 @@ from ortools.sat.python import cp_model
 from matcher.cpsat import FAMILY_NAMES, build_model
 from matcher.instance import Instance
 from matcher.plans import Plan, make_plan
-from matcher.solve import read_outcomes
+from matcher.search import read_outcomes
 
 HERE = {"lat": 52.6, "lon": -1.2}
 

@@ -19,7 +19,8 @@ from matcher.explain.conflicts import _solve, conflict_set
 from matcher.instance import Instance
 from matcher.io import read_instance
 from matcher.plans import make_plan
-from matcher.solve import SolveSettings, read_outcomes, solve
+from matcher.search import read_outcomes
+from matcher.solve import SolveSettings, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = SolveSettings(time_limit=20, workers=1, plans=1)

@@ -24,7 +24,8 @@ from matcher.cpsat import build_model
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.plans import Plan, make_plan
-from matcher.solve import SolveSettings, read_outcomes, solve
+from matcher.search import read_outcomes
+from matcher.solve import SolveSettings, solve
 from matcher.units import to_pounds
 
 SOLVERS = ("greedy", "cpsat-1w", "cpsat-2w", "cpsat-2w-nohint", "highs")

@@ -25,10 +25,10 @@ from ortools.util.python.sorted_interval_list import Domain
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.constraints import Key
 from matcher.eligibility import Candidates, Option
-from matcher.explain.neighbourhood import neighbourhood, raised
 from matcher.instance import Instance
+from matcher.neighbourhood import neighbourhood, raised
 from matcher.plans import HOME, Outcome, make_plan
-from matcher.solve import SolveSettings, complete_hint, hint_plan, search_model
+from matcher.search import SolveSettings, complete_hint, hint_plan, search_model
 
 
 @dataclass(frozen=True)

@@ -94,14 +94,29 @@ def _options_beside(
     held: dict[str, Outcome],
     held_at: dict[str, list[Child]],
 ) -> list[Option]:
-    """The child's options, less placements where a held child it must not meet lives."""
+    """The child's options, less placements that held children fill and those where a held
+    child it must not meet lives."""
     partners = {
         conflict.b if conflict.a == child_id else conflict.a
         for conflict in instance.conflicts
         if child_id in (conflict.a, conflict.b)
     }
     barred = {held[p].placement for p in partners if p in held}
-    return [o for o in cands.options[child_id] if o.placement not in barred]
+    return [
+        o
+        for o in cands.options[child_id]
+        if o.placement not in barred and _room(instance, o.placement, held_at) > 0
+    ]
+
+
+def _room(instance: Instance, placement_id: str, held_at: dict[str, list[Child]]) -> int:
+    """Beds left at a placement beside its residents and held children (none beside a held
+    child who must live alone)."""
+    placement = instance.placement_by_id[placement_id]
+    held = held_at.get(placement_id, [])
+    if any(c.requires_sole for c in held):
+        return 0
+    return placement.capacity - len(placement.residents) - len(held)
 
 
 def _with_held(placement: Placement, held: list[Child]) -> Placement:

@@ -1,0 +1,76 @@
+"""Neighbourhood search (``matcher.lns``): every step keeps the plan valid, the objective it
+tracks is the plan's own, runs repeat, and a neighbourhood holding everyone reaches the optimum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_properties import small_instances
+
+import matcher.lns as lns
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
+from matcher.instance import Instance
+from matcher.io import read_instance
+from matcher.plans import make_plan
+from matcher.solve import SolveSettings
+from matcher.verify import check_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(data: Instance, seconds: float = 5.0, **changes: Any) -> tuple[Any, lns.Improved]:
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    run_settings = SolveSettings(time_limit=seconds, workers=1, reproducible=True, **changes)
+    return start, lns.improve(data, cands, start, run_settings, seconds * 4, seconds)
+
+
+def test_a_neighbourhood_holding_everyone_reaches_the_known_optimum() -> None:
+    """small.json has 60 children, fewer than a neighbourhood: one step solves it whole."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    start, improved = _run(data)
+    cands = candidates(data)
+    assert make_plan(data, cands, start, rank=1).objective > 139518.48 + 1
+    plan = make_plan(data, cands, improved.outcomes, rank=1)
+    assert plan.objective == pytest.approx(139518.48, abs=1)
+    assert improved.objective == pytest.approx(plan.objective, abs=0.05)
+    assert check_plan(data, plan.to_dict()) == []
+
+
+def test_small_neighbourhoods_improve_step_by_step_and_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 8)
+    monkeypatch.setattr(lns, "SUB_SOLVE_S", 0.2)
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    start, first = _run(data, seconds=3.0)
+    _, second = _run(data, seconds=3.0)
+    assert first.steps > 1 and first.improvements >= 1
+    assert first.outcomes == second.outcomes
+    cands = candidates(data)
+    plan = make_plan(data, cands, first.outcomes, rank=1)
+    assert plan.objective < make_plan(data, cands, start, rank=1).objective
+    assert first.objective == pytest.approx(plan.objective, abs=0.05)
+    assert check_plan(data, plan.to_dict()) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_every_step_keeps_the_plan_valid(data: Instance) -> None:
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    begun = make_plan(data, cands, start, rank=1)
+    if check_plan(data, begun.to_dict()):
+        return  # the greedy plan may break the move limit; search starts from valid plans only
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 2)
+        patch.setattr(lns, "SUB_SOLVE_S", 0.1)
+        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5, None)
+    plan = make_plan(data, cands, improved.outcomes, rank=1)
+    assert check_plan(data, plan.to_dict()) == []
+    assert plan.objective <= begun.objective + 0.01
+    assert improved.objective == pytest.approx(plan.objective, abs=0.05)
