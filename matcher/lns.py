@@ -10,18 +10,17 @@ children, 287k pairs) 60 s of whole-model search improved the greedy plan by 0.1
 neighbourhoods by 7.9% (benchmarks/README.md).
 
 Runs repeat: the neighbourhoods come from ``random.Random(seed)`` and, in reproducible mode, each
-sub-solve stops on a deterministic limit and the search on a deterministic budget.
+sub-solve stops on a deterministic limit and the search after a number of steps.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-
-from ortools.sat.python import cp_model
 
 from matcher.cpsat import build_model
 from matcher.cpsat.objective import fees_on_count, option_costs
@@ -37,15 +36,24 @@ NEIGHBOURHOOD_CHILDREN = 200
 steps): 100 children with 0.3 s sub-solves £1.743M, 150 with 0.5 s £1.735M, 200 with 1 s
 £1.731M; 300 with 1 s found no improvement within its sub-solves."""
 
-SUB_SOLVE_S = 1.0
-"""Seconds (deterministic, in reproducible mode) for one neighbourhood's sub-solve."""
-
 SEED_PLACEMENTS = 5
 """A neighbourhood starts from its seed child's cheapest placements and its own."""
 
-STEP_OVERHEAD = 0.1
-"""Deterministic time charged for building each step's model (Python work CP-SAT does not
-count), so a reproducible budget tracks the wall clock."""
+SUB_SOLVE_S = 1.0
+"""Wall-clock seconds for one neighbourhood's sub-solve in fast mode."""
+
+SUB_SOLVE_DETERMINISTIC = 0.3
+"""Deterministic limit of one sub-solve in reproducible mode: on county a 1 s sub-solve did
+~0.3 units of CP-SAT's deterministic time."""
+
+SECONDS_PER_STEP = 1.2
+"""Wall-clock seconds a step took on county (building the neighbourhood's model and its
+sub-solve). Reproducible mode runs ``seconds / SECONDS_PER_STEP`` steps, so the same seed gives
+the same plan whatever else the machine is doing."""
+
+WALL_SLACK = 2.0
+"""In reproducible mode the wall clock stops the search only after this many times its
+seconds (a safety net; the report then says the run may not repeat)."""
 
 
 @dataclass(frozen=True)
@@ -56,32 +64,12 @@ class Improved:
     objective: float
     steps: int
     improvements: int
-    deterministic_time: float
     wall_limit_hit: bool
+    """Reproducible mode only: the wall clock, not the step count, ended the search."""
     best_solution_s: float | None
     """Seconds from ``started_s`` to the last improvement; None without one."""
     started_s: float = 0.0
     """When the search began (the caller's clock): the start plan is a plan from then."""
-
-
-@dataclass
-class _Budget:
-    """When to stop: a wall-clock limit, and in reproducible mode a deterministic budget."""
-
-    started: float
-    wall_limit: float
-    deterministic_limit: float | None
-    deterministic_used: float = 0.0
-
-    def spent(self) -> bool:
-        if stop_requested():
-            return True
-        if time.perf_counter() - self.started >= self.wall_limit:
-            return True
-        return (
-            self.deterministic_limit is not None
-            and self.deterministic_used >= self.deterministic_limit
-        )
 
 
 def improve(
@@ -89,16 +77,19 @@ def improve(
     cands: Candidates,
     start: dict[str, Outcome],
     settings: SolveSettings,
-    wall_limit: float,
-    deterministic_limit: float | None = None,
+    seconds: float,
     on_improvement: Callable[[float], None] | None = None,
 ) -> Improved:
-    """The best plan reached from ``start`` (a valid plan on ``cands``) by neighbourhood steps
-    within ``wall_limit`` seconds (and ``deterministic_limit`` when given). ``settings`` is the
-    run's ``SolveSettings``: its seed picks the neighbourhoods; sub-solves use one worker.
+    """The best plan reached from ``start`` (a valid plan on ``cands``) by neighbourhood steps in
+    about ``seconds``: a wall-clock limit in fast mode, a step count in reproducible mode.
+    ``settings`` is the run's: its seed picks the neighbourhoods; sub-solves use one worker.
     ``on_improvement`` hears each better objective (pounds)."""
-    budget = _Budget(time.perf_counter(), wall_limit, deterministic_limit)
+    started = time.perf_counter()
+    reproducible = bool(settings.reproducible)
+    max_steps = math.ceil(seconds / SECONDS_PER_STEP) if reproducible else None
+    wall_limit = seconds * WALL_SLACK if reproducible else seconds
     sub_settings = replace(settings, workers=1, plans=1)
+    sub_wall = SUB_SOLVE_S * WALL_SLACK if reproducible else SUB_SOLVE_S
     rng = random.Random(settings.seed)
     finder = _Neighbours(instance, cands, start)
     base = make_plan(instance, cands, start, rank=1)
@@ -106,17 +97,19 @@ def improve(
     children = [c.id for c in instance.children]
     steps = improvements = 0
     best_at: float | None = None
-    while children and not budget.spent():
+    wall_hit = False
+    while children and not stop_requested() and (max_steps is None or steps < max_steps):
+        if time.perf_counter() - started >= wall_limit:
+            wall_hit = reproducible
+            break
         steps += 1
-        hood = neighbourhood(
-            instance, cands, finder.plan, finder.around(rng.choice(children)), money
-        )
+        free = finder.around(rng.choice(children))
+        hood = neighbourhood(instance, cands, finder.plan, free, money)
         pm = build_model(hood.instance, cands=hood.candidates)
         hint_plan(pm, hood.outcomes)
-        complete_hint(pm, SUB_SOLVE_S)
-        search = search_model(pm, sub_settings, SUB_SOLVE_S, SUB_SOLVE_S)
-        budget.deterministic_used += search.deterministic_time + STEP_OVERHEAD
-        if search.outcomes is None or search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        complete_hint(pm, SUB_SOLVE_DETERMINISTIC)
+        search = search_model(pm, sub_settings, sub_wall, SUB_SOLVE_DETERMINISTIC)
+        if search.outcomes is None:
             continue
         found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)
         if found.objective < hood.objective - 0.005:
@@ -124,19 +117,10 @@ def improve(
             money += found.marginal_weekly_cost - hood.marginal_weekly_cost
             finder.move(search.outcomes)
             improvements += 1
-            best_at = time.perf_counter() - budget.started
+            best_at = time.perf_counter() - started
             if on_improvement is not None:
                 on_improvement(objective)
-    wall_hit = time.perf_counter() - budget.started >= wall_limit
-    return Improved(
-        finder.plan,
-        round(objective, 2),
-        steps,
-        improvements,
-        budget.deterministic_used,
-        wall_hit,
-        best_at,
-    )
+    return Improved(finder.plan, round(objective, 2), steps, improvements, wall_hit, best_at)
 
 
 class _Neighbours:

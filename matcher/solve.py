@@ -342,23 +342,23 @@ def _search_large(
 
 
 def _improve(run: _Run, cands: Candidates, start: dict[str, Outcome], seconds: float) -> Improved:
-    """Neighbourhood search from ``start`` for ``seconds`` (deterministic seconds too, in
-    reproducible mode), reported as plan 1's progress."""
+    """Neighbourhood search from ``start`` for ``seconds`` (charged in full to the
+    deterministic budget: in reproducible mode it runs a number of steps), reported as plan 1's
+    progress."""
 
     def report(objective: float) -> None:
         if run.on_progress is not None:
             event = {"plan": 1, "objective": objective, "wall_time_s": round(run.elapsed(), 3)}
             run.on_progress(event | {"bound": None})
 
-    deterministic = seconds if run.settings.reproducible else None
     began = run.elapsed()
-    improved = improve(run.instance, cands, start, run.settings, seconds, deterministic, report)
+    improved = improve(run.instance, cands, start, run.settings, seconds, report)
     best = improved.best_solution_s
     improved = replace(
         improved, started_s=began, best_solution_s=None if best is None else began + best
     )
-    run.deterministic_used += improved.deterministic_time
-    run.wall_limit_hit |= bool(run.settings.reproducible) and improved.wall_limit_hit
+    run.deterministic_used += seconds
+    run.wall_limit_hit |= improved.wall_limit_hit
     return improved
 
 

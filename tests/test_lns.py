@@ -26,7 +26,7 @@ def _run(data: Instance, seconds: float = 5.0, **changes: Any) -> tuple[Any, lns
     cands = candidates(data)
     start = greedy_plan(data, cands)
     run_settings = SolveSettings(time_limit=seconds, workers=1, reproducible=True, **changes)
-    return start, lns.improve(data, cands, start, run_settings, seconds * 4, seconds)
+    return start, lns.improve(data, cands, start, run_settings, seconds)
 
 
 def test_a_neighbourhood_holding_everyone_reaches_the_known_optimum() -> None:
@@ -45,7 +45,7 @@ def test_small_neighbourhoods_improve_step_by_step_and_repeat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 8)
-    monkeypatch.setattr(lns, "SUB_SOLVE_S", 0.2)
+    monkeypatch.setattr(lns, "SUB_SOLVE_DETERMINISTIC", 0.1)
     data = read_instance(ROOT / "instances" / "tight-small.json")
     start, first = _run(data, seconds=3.0)
     _, second = _run(data, seconds=3.0)
@@ -69,7 +69,8 @@ def test_every_step_keeps_the_plan_valid(data: Instance) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 2)
         patch.setattr(lns, "SUB_SOLVE_S", 0.1)
-        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5, None)
+        patch.setattr(lns, "SUB_SOLVE_DETERMINISTIC", 0.1)
+        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5)
     plan = make_plan(data, cands, improved.outcomes, rank=1)
     assert check_plan(data, plan.to_dict()) == []
     assert plan.objective <= begun.objective + 0.01
