@@ -108,7 +108,8 @@ def improve(
         pm = build_model(hood.instance, cands=hood.candidates)
         hint_plan(pm, hood.outcomes)
         complete_hint(pm, SUB_SOLVE_DETERMINISTIC)
-        search = search_model(pm, sub_settings, sub_wall, SUB_SOLVE_DETERMINISTIC)
+        left = wall_limit - (time.perf_counter() - started)
+        search = search_model(pm, sub_settings, min(sub_wall, left), SUB_SOLVE_DETERMINISTIC)
         if search.outcomes is None:
             continue
         found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)

@@ -25,6 +25,7 @@ time allows, a search of the whole model from the shortlist's plan.
 from __future__ import annotations
 
 import functools
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -107,8 +108,11 @@ def shortlist(
         ranked = sorted(zip(costs[child], range(len(child_options)), strict=True))
         chosen = {k for _, k in ranked[:SHORTLIST_SIZE]}
         if prices is not None:
-            priced = sorted((cost + prices[child_options[k].placement], k) for cost, k in ranked)
-            chosen |= {k for _, k in priced[:SHORTLIST_PRICED]}
+            priced = heapq.nsmallest(
+                SHORTLIST_PRICED,
+                ((cost + prices[child_options[k].placement], k) for cost, k in ranked),
+            )
+            chosen |= {k for _, k in priced}
         chosen |= {
             k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
         }
@@ -315,19 +319,22 @@ def _search_large(
     prices = None if relaxed is None else relaxed.prices
     cands = shortlist(run.instance, run.cands, [hint], prices)
     improved = None
-    if improve_first and relaxed is not None:
-        improved = _improve(run, cands, hint, (deadline - run.elapsed()) * LNS_SHARE)
-        hint = improved.outcomes
-        cands = shortlist(run.instance, run.cands, [hint], prices)
+    seconds = (deadline - run.elapsed() - LARGE_SEARCH_MIN_S) * LNS_SHARE
+    if improve_first and relaxed is not None and seconds > 0:
+        improved = _improve(run, cands, hint, seconds)
+        hint = improved.outcomes  # its placements are all on the shortlist
     budget = deadline - run.elapsed()
     whole_search = (
         not run.settings.reproducible
         and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
         and fits_in_memory(len(run.instance.children), run.pairs, whole_model=True)
     )
-    short_pm = run.starting_model(cands, hint)
-    short_share = budget / max(run.wall_left(), 1e-9) * (SHORTLIST_SHARE if whole_search else 1.0)
-    short = run.search(short_pm, rank, min(short_share, 1.0))
+    if improved is not None and budget < LARGE_SEARCH_MIN_S:
+        short = NO_SEARCH
+    else:
+        short_pm = run.starting_model(cands, hint)
+        short_share = min(max(budget, 0.0) / max(run.wall_left(), 1e-9), 1.0)
+        short = run.search(short_pm, rank, short_share * (SHORTLIST_SHARE if whole_search else 1.0))
     if improved is not None:
         short = _after_improvement(improved, short)
     if relaxed is None:
