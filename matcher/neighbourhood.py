@@ -56,7 +56,8 @@ def neighbourhood(
         if outcome.placement not in (None, HOME):
             held_at[str(outcome.placement)].append(instance.child_by_id[child_id])
     children = [c for c in instance.children if c.id in free]
-    options = {c.id: _options_beside(instance, cands, c.id, held, held_at) for c in children}
+    full = _full(instance, held_at)
+    options = {c.id: _options_beside(instance, cands, c.id, held, full) for c in children}
     wanted = {o.placement for child_options in options.values() for o in child_options}
     wanted |= {c.current_placement for c in children if c.current_placement}
     placements = [
@@ -92,31 +93,29 @@ def _options_beside(
     cands: Candidates,
     child_id: str,
     held: dict[str, Outcome],
-    held_at: dict[str, list[Child]],
+    full: set[str],
 ) -> list[Option]:
-    """The child's options, less placements that held children fill and those where a held
-    child it must not meet lives."""
+    """The child's options, less ``full`` placements and those where a held child it must not
+    meet lives."""
     partners = {
         conflict.b if conflict.a == child_id else conflict.a
         for conflict in instance.conflicts
         if child_id in (conflict.a, conflict.b)
     }
-    barred = {held[p].placement for p in partners if p in held}
-    return [
-        o
-        for o in cands.options[child_id]
-        if o.placement not in barred and _room(instance, o.placement, held_at) > 0
-    ]
+    barred = full | {str(held[p].placement) for p in partners if p in held}
+    return [o for o in cands.options[child_id] if o.placement not in barred]
 
 
-def _room(instance: Instance, placement_id: str, held_at: dict[str, list[Child]]) -> int:
-    """Beds left at a placement beside its residents and held children (none beside a held
-    child who must live alone)."""
-    placement = instance.placement_by_id[placement_id]
-    held = held_at.get(placement_id, [])
-    if any(c.requires_sole for c in held):
-        return 0
-    return placement.capacity - len(placement.residents) - len(held)
+def _full(instance: Instance, held_at: dict[str, list[Child]]) -> set[str]:
+    """Placements with no bed left beside their residents and held children (and none beside a
+    held child who must live alone)."""
+    full = {p.id for p in instance.placements if p.capacity <= len(p.residents)}
+    for placement_id, held in held_at.items():
+        placement = instance.placement_by_id[placement_id]
+        beds = placement.capacity - len(placement.residents)
+        if len(held) >= beds or any(c.requires_sole for c in held):
+            full.add(placement_id)
+    return full
 
 
 def _with_held(placement: Placement, held: list[Child]) -> Placement:

@@ -94,7 +94,7 @@ class PlanChecker:
         With ``focus`` (child ids), only those children's own rules and the rules of the
         placements they are at are checked, besides the plan-wide limits: for a valid plan with
         only those children changed, that finds every violation at a fraction of the cost."""
-        if not self.read_rows():
+        if not self.read_rows(focus):
             return False
         occupants = self.check_each_child(focus)
         if focus is not None:
@@ -106,11 +106,16 @@ class PlanChecker:
         self.check_limits()
         return True
 
-    def read_rows(self) -> bool:
+    def read_rows(self, focus: Collection[str] | None = None) -> bool:
+        """Read the assignment rows; with ``focus``, only those children's rows are checked
+        (the others come from a plan already read)."""
         rows = self.plan.get("assignments")
         if not isinstance(rows, list):
             self.fail("plan", "assignments", "missing or not a list")
             return False
+        if focus is not None:
+            self.rows = {row["child"]: row for row in rows}
+            return self.check_rows({c: self.rows[c] for c in focus})
         counts = Counter(row.get("child") for row in rows if isinstance(row, dict))
         for child_id, count in counts.items():
             if count > 1:
@@ -123,7 +128,11 @@ class PlanChecker:
         for child in self.instance.children:
             if child.id not in self.rows:
                 self.fail("plan", f"child {child.id}", "has no assignment row")
-        for child_id, row in self.rows.items():
+        return self.check_rows(self.rows)
+
+    def check_rows(self, rows: dict[str, dict[str, Any]]) -> bool:
+        """Each row names a known placement (or home, or none) and a known team."""
+        for child_id, row in rows.items():
             where, team = row.get("placement"), row.get("outreach")
             if where not in (None, "home") and where not in self.instance.placement_by_id:
                 self.fail("plan", f"child {child_id}", f"unknown placement {where!r}")

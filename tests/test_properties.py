@@ -18,7 +18,7 @@ from matcher.explain.whatif import Resolver
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.plans import make_plan
-from matcher.solve import SolveSettings, solve
+from matcher.solve import SolveSettings, shortlist, solve
 from matcher.units import to_pence, to_pounds
 from matcher.verify import PlanChecker, check_plan, check_result
 
@@ -270,14 +270,16 @@ def test_neighbourhood_re_solves_give_valid_plans_and_exact_differences(
 ) -> None:
     """A local re-solve holds all but a few children as residents of their placements: the plan
     it returns, joined to the held children, passes the checker, and its objective is the whole
-    plan's, recomputed."""
+    plan's, recomputed; a child can be forced onto an eligible option off the shortlist."""
     result = solve(data, SolveSettings(time_limit=10, workers=1, plans=1))
     if not result.plans:
         return
     cands = candidates(data)
     plan = result.plans[0]
+    with patch("matcher.solve.SHORTLIST_SIZE", 1):
+        short = shortlist(data, cands, [plan.outcomes()])  # forced options may lie outside it
     resolver = Resolver(
-        data, cands, plan.outcomes(), SolveSettings(workers=1), 5.0, base_proven=True, local=True
+        data, short, plan.outcomes(), SolveSettings(workers=1), 5.0, True, True, eligible=cands
     )
     pairs = [(c, o.placement) for c, options in cands.options.items() for o in options]
     if not pairs:

@@ -39,7 +39,7 @@ class ExplainSettings:
     forced: int = 3
     """Alternatives per child that get a forced re-solve (one on large instances, where each
     re-solve takes seconds)."""
-    binding_share: float = 0.4
+    binding_share: float = 0.3
     """Share of the time for binding constraints; the children get the rest."""
 
 
@@ -69,6 +69,7 @@ def explain(
         settings.per_solve,
         proven,
         local=model_cands is not cands,
+        eligible=cands,
     )
     bindings = binding_constraints(
         instance, best, resolver, started + settings.time_limit * settings.binding_share
@@ -83,12 +84,11 @@ def explain(
         started + settings.time_limit,
     )
     order = sorted(best.assignments, key=lambda a: (ACTION_ORDER[a.action], a.child))
-    # Children whose situation changes come first, in two passes: every one's reasons (cheap),
-    # then forced re-solves while time lasts, so on large instances none goes unexplained for
-    # want of re-solves spent on others. Children who stay follow, while time lasts.
-    first = {a.child: explainer.explain(a.child, forced=False) for a in order if a.action != "stay"}
+    # Two passes: every child's alternatives and reasons first (cheap), then forced re-solves
+    # while time lasts, unplaced and changing children first, so on large instances no child
+    # goes unexplained for want of re-solves spent on others.
+    first = {a.child: explainer.explain(a.child, forced=False) for a in order}
     children = {child: explainer.with_forced(e).to_dict() for child, e in first.items()}
-    children |= {a.child: explainer.explain(a.child).to_dict() for a in order if a.action == "stay"}
     explained = {
         "scope": "whole model" if model_cands is cands else "shortlist",
         "binding": [_binding_dict(b) for b in bindings],

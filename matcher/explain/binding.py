@@ -82,10 +82,17 @@ def binding_constraints(
     deadline: float,
 ) -> list[Binding]:
     """Every limit the plan uses up, with its marginal value, most valuable first. Re-solves run
-    until ``deadline`` (``time.perf_counter()``); placements left over get their bed price."""
+    until ``deadline`` (``time.perf_counter()``), full placements in order of their bed price
+    (``matcher.bounds``), so the dearest beds are re-solved first; those left over get their bed
+    price."""
     found: list[Binding] = []
     priced_only: list[str] = []
-    for family, record, limit, step, unit in _candidates(instance, plan, resolver):
+    prices = capacity_bound(instance, resolver.cands, plan.objective * 100).prices
+    limits = sorted(
+        _candidates(instance, plan, resolver),
+        key=lambda c: (c[0] == "capacity", -prices[c[1]] if c[0] == "capacity" else 0.0),
+    )
+    for family, record, limit, step, unit in limits:
         if time.perf_counter() >= deadline or stop_requested():
             if family == "capacity":
                 priced_only.append(record)
@@ -99,7 +106,6 @@ def binding_constraints(
         if binding is not None:
             found.append(binding)
     if priced_only:
-        prices = capacity_bound(instance, resolver.cands, plan.objective * 100).prices
         for record in priced_only:
             if prices[record] > 0:
                 beds = instance.placement_by_id[record].capacity

@@ -66,9 +66,13 @@ class Resolver:
         per_solve: float,
         base_proven: bool,
         local: bool = False,
+        eligible: Candidates | None = None,
     ) -> None:
         self.instance, self.cands, self.plan = instance, cands, plan
         self.base_proven, self.local = base_proven, local
+        self.eligible = cands if eligible is None else eligible
+        """Every eligible option (``cands`` may be a shortlist): a local re-solve can force a
+        child onto one that is not on the shortlist."""
         self.settings, self.per_solve = settings, per_solve
         self.base = make_plan(instance, cands, plan, rank=1)
         self._pm: PlacementModel | None = None
@@ -114,12 +118,17 @@ class Resolver:
 
     def force(self, child: str, placement: str) -> Resolved | None:
         """The best plan with ``child`` at ``placement``; None if that pair is not eligible."""
-        if not any(o.placement == placement for o in self.cands.options[child]):
-            return None
         if self.local:
+            option = next(
+                (o for o in self.eligible.options[child] if o.placement == placement), None
+            )
+            if option is None:
+                return None
             here = self.plan[child].placement
             around = {placement} | ({here} if here not in (None, HOME) else set())
-            return self._local(self._nearby(around) | {child}, force=(child, placement))
+            return self._local(self._nearby(around) | {child}, force=option)
+        if not any(o.placement == placement for o in self.cands.options[child]):
+            return None
         var = self.pm.variables.assign[(child, placement)]
         with _domain(self.pm.model.proto.variables[var.index].domain, [1, 1]):
             return self.resolve()
@@ -139,23 +148,28 @@ class Resolver:
         free: set[str],
         *,
         raise_limit: tuple[Key, int] | None = None,
-        force: tuple[str, str] | None = None,
+        force: Option | None = None,
     ) -> Resolved:
         """The best plan in which only ``free`` (and their siblings, and a forced child's conflict
-        partners) may change: exact for the neighbourhood, a bound for the plan."""
+        partners) may change: exact for the neighbourhood, a bound for the plan. A forced option
+        joins the child's options if the shortlist left it out."""
         self.solves += 1
+        cands = self.cands
         if force is not None:
-            free |= _partners(self.instance, force[0])
-        hood = neighbourhood(
-            self.instance, self.cands, self.plan, free, self.base.marginal_weekly_cost
-        )
+            free |= _partners(self.instance, force.child)
+            options = cands.options[force.child]
+            if force not in options:
+                cands = Candidates(
+                    cands.options | {force.child: [*options, force]}, cands.home_teams
+                )
+        hood = neighbourhood(self.instance, cands, self.plan, free, self.base.marginal_weekly_cost)
         part = hood.instance
         if raise_limit is not None:
             (family, record), step = raise_limit
             part = raised(part, family, record, step)
         pm = build_model(part, cands=hood.candidates)
         if force is not None:
-            var = pm.variables.assign.get(force)
+            var = pm.variables.assign.get((force.child, force.placement))
             if var is None:
                 return Resolved(None, False, None, local=True)
             var.with_domain(Domain(1, 1))
