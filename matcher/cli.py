@@ -113,9 +113,10 @@ def solve_command(
             status.start()
 
         def progress(event: dict[str, Any]) -> None:
+            bound = "not known yet" if event["bound"] is None else f"£{event['bound']:,.2f}"
             status.update(
                 f"plan {event['plan']}: objective £{event['objective']:,.2f}, "
-                f"bound £{event['bound']:,.2f}, {event['wall_time_s']:.1f} s"
+                f"bound {bound}, {event['wall_time_s']:.1f} s"
             )
 
         try:

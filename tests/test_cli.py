@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from matcher.cli import main
@@ -155,6 +156,23 @@ def test_infeasible_instance_reports_it_and_writes_a_plan_file_without_plans(
     assert families == {"max_moves", "capacity"}
     code, stdout, _ = run("solve", str(source))
     assert "P has 0 free bed(s)" in stdout and "Relaxing any one of them" in stdout
+
+
+@pytest.mark.parametrize("mode", ["fast", "reproducible"])
+def test_solve_on_the_large_path_shows_neighbourhood_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Every model counts as large: neighbourhood search improves the greedy plan and reports
+    each better plan (with the capacity bound) while the command runs."""
+    monkeypatch.setattr("matcher.solve.LARGE_MODEL_PAIRS", 0)
+    plan = tmp_path / "plan.json"
+    small = str(ROOT / "instances" / "small.json")
+    args = ["solve", small, "--plans", "1", "--time-limit", "8", "--no-explain", "--mode", mode]
+    code, stdout, stderr = run(*args, "--out", str(plan))
+    assert code == 0, stderr
+    assert "plan 1: objective £139,518.4" in stdout
+    code, _, _ = run("check", small, str(plan))
+    assert code == 0
 
 
 def test_solve_explains_and_explain_re_explains_a_plan_file(tmp_path: Path) -> None:

@@ -285,6 +285,8 @@ class ChildExplainer:
         if resolved.objective is None:
             if resolved.proven:
                 return None, "not possible: no valid plan puts the child there"
+            if resolved.local:
+                return None, "no plan found nearby: children further away would have to change"
             return None, "no plan found within the time given"
         change = round(resolved.objective - self.plan.objective, 2)
         if resolved.local:

@@ -48,6 +48,9 @@ LOCAL_CHILDREN = 40
 then those who could go there, cheapest option first."""
 
 
+MOVABLE = ("settled", "at_risk")
+"""Statuses whose moves count against the move limit (contract 4.1)."""
+
 LOCAL_FAMILIES = ("capacity", "staff_capacity", "outreach_capacity")
 """Limits a local resolver raises in a neighbourhood; the others (moves, budget) are re-solved
 on the whole model."""
@@ -75,6 +78,13 @@ class Resolver:
         child onto one that is not on the shortlist."""
         self.settings, self.per_solve = settings, per_solve
         self.base = make_plan(instance, cands, plan, rank=1)
+        self.moves = sum(
+            c.status in MOVABLE and plan[c.id].placement != c.current_placement
+            for c in instance.children
+        )
+        self.movers_back = _movers_back(instance, cands, plan)
+        """Children the plan moves, each able only to stay or go where the plan puts it: a
+        forced move at the move limit may undo one of theirs."""
         self._pm: PlacementModel | None = None
         self.solves = 0
         self._placed_at: dict[str | None, list[str]] = defaultdict(list)
@@ -157,11 +167,13 @@ class Resolver:
         cands = self.cands
         if force is not None:
             free |= _partners(self.instance, force.child)
-            options = cands.options[force.child]
-            if force not in options:
-                cands = Candidates(
-                    cands.options | {force.child: [*options, force]}, cands.home_teams
-                )
+            own = cands.options[force.child]
+            options = {force.child: own if force in own else [*own, force]}
+            if not force.stay and self._moves_at_limit(force.child):
+                # The move limit is reached: let the children who move go back instead.
+                options = self.movers_back | options
+                free |= set(self.movers_back)
+            cands = Candidates(cands.options | options, cands.home_teams)
         hood = neighbourhood(self.instance, cands, self.plan, free, self.base.marginal_weekly_cost)
         part = hood.instance
         if raise_limit is not None:
@@ -186,6 +198,13 @@ class Resolver:
             local=True,
         )
 
+    def _moves_at_limit(self, child: str) -> bool:
+        """Whether ``child`` is settled or at risk and the plan already moves as many such
+        children as the move limit allows."""
+        limit = self.instance.policy.max_moves
+        status = self.instance.child_by_id[child].status
+        return limit is not None and status in MOVABLE and self.moves >= limit
+
     def _nearby(self, placements: set[str]) -> set[str]:
         """Up to ``LOCAL_CHILDREN`` children: those the plan puts at ``placements``, then those
         with an option there, nearest first."""
@@ -193,6 +212,21 @@ class Resolver:
         able = sorted(pair for p in placements for pair in self._able_at.get(p, []))
         chosen = placed + [child for _, child in able]
         return set(list(dict.fromkeys(chosen))[:LOCAL_CHILDREN])
+
+
+def _movers_back(
+    instance: Instance, cands: Candidates, plan: dict[str, Outcome]
+) -> dict[str, list[Option]]:
+    """Settled or at-risk children the plan moves, with two options each: their stay and where
+    the plan puts them (none for home or unplaced, which stay available)."""
+    movers = {}
+    for child in instance.children:
+        options = cands.options[child.id]
+        stay = [o for o in options if o.stay]
+        if child.status in MOVABLE and stay and plan[child.id].placement != stay[0].placement:
+            planned = [o for o in options if o.placement == plan[child.id].placement]
+            movers[child.id] = stay + planned
+    return movers
 
 
 def _served(options: list[Option], team: str) -> bool:
