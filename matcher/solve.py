@@ -396,6 +396,7 @@ def _after_improvement(improved: Improved, search: Search) -> Search:
         objective=to_pence(improved.objective),
         bound=None,
         best_solution_s=improved.best_solution_s or improved.started_s,
+        wall_limit_hit=improved.wall_limit_hit,
     )
 
 

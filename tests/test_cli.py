@@ -171,6 +171,7 @@ def test_solve_on_the_large_path_shows_neighbourhood_progress(
     code, stdout, stderr = run(*args, "--out", str(plan))
     assert code == 0, stderr
     assert "plan 1: objective £139,518.4" in stdout
+    assert json.loads(plan.read_text())["solver"]["mode"] == mode  # no wall-clock limit hit
     code, _, _ = run("check", small, str(plan))
     assert code == 0
 
