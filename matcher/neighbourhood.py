@@ -1,9 +1,10 @@
 """A plan's neighbourhood as an instance of its own: the children free to change, with everyone
 else held where the plan puts them, as residents of their placements.
 
-Local re-solves (``matcher.explain.whatif``) solve this small instance instead of the whole model
-with most variables fixed: on the county instance loading and presolving the whole shortlist took
-~0.3 s a re-solve, a neighbourhood of 40 children a few tens of milliseconds. Held children keep
+Neighbourhood search (``matcher.lns``) and local re-solves (``matcher.explain.whatif``) solve this
+small instance instead of the whole model with most variables fixed: on the county instance
+loading and presolving the whole shortlist took ~0.3 s a re-solve, a neighbourhood of 40 children
+a few tens of milliseconds. Options at placements the held children fill are dropped. Held children keep
 their share of every shared limit (beds, block beds, staff, outreach slots, moves, budget) and,
 as residents, take part in the rules (age, sex, needs), so any plan of the neighbourhood joined to
 the held children is a plan of the instance, and the two objectives differ by a constant (the held
