@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from matcher.cpsat import build_model
 from matcher.cpsat.objective import fees_on_count, option_costs
+from matcher.domain import Placement
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.neighbourhood import neighbourhood
@@ -98,13 +99,14 @@ def improve(
     steps = improvements = 0
     best_at: float | None = None
     wall_hit = False
+    made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     while children and not stop_requested() and (max_steps is None or steps < max_steps):
         if time.perf_counter() - started >= wall_limit:
             wall_hit = reproducible
             break
         steps += 1
         free = finder.around(rng.choice(children))
-        hood = neighbourhood(instance, cands, finder.plan, free, money)
+        hood = neighbourhood(instance, cands, finder.plan, free, money, made)
         pm = build_model(hood.instance, cands=hood.candidates)
         hint_plan(pm, hood.outcomes)
         complete_hint(pm, SUB_SOLVE_DETERMINISTIC)

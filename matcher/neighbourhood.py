@@ -4,11 +4,12 @@ else held where the plan puts them, as residents of their placements.
 Neighbourhood search (``matcher.lns``) and local re-solves (``matcher.explain.whatif``) solve this
 small instance instead of the whole model with most variables fixed: on the county instance
 loading and presolving the whole shortlist took ~0.3 s a re-solve, a neighbourhood of 40 children
-a few tens of milliseconds. Options at placements the held children fill are dropped. Held children keep
-their share of every shared limit (beds, block beds, staff, outreach slots, moves, budget) and,
-as residents, take part in the rules (age, sex, needs), so any plan of the neighbourhood joined to
-the held children is a plan of the instance, and the two objectives differ by a constant (the held
-children's own terms): differences between solutions of the neighbourhood are exact.
+a few tens of milliseconds. Options at placements the held children fill are dropped. Held
+children keep their share of every shared limit (beds, block beds, staff, outreach slots, moves,
+budget) and, as residents, take part in the rules (age, sex, needs), so any plan of the
+neighbourhood joined to the held children is a plan of the instance, and the two objectives
+differ by a constant (the held children's own terms): differences between solutions of the
+neighbourhood are exact.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def neighbourhood(
     plan: dict[str, Outcome],
     free: set[str],
     marginal_weekly_cost: int,
+    made: dict[tuple[str, tuple[str, ...]], Placement] | None = None,
 ) -> Neighbourhood:
     """The instance in which only ``free`` (with their siblings) may change and everyone else is
-    held where ``plan`` puts them; ``marginal_weekly_cost`` is the whole plan's weekly money."""
+    held where ``plan`` puts them; ``marginal_weekly_cost`` is the whole plan's weekly money.
+    ``made`` keeps placements already rebuilt with their held children, by placement and held
+    children, for a caller that asks for many neighbourhoods (~50 us each to rebuild)."""
+    made = {} if made is None else made
     free = with_siblings(instance, free)
     held = {c: o for c, o in plan.items() if c not in free}
     held_at: dict[str, list[Child]] = defaultdict(list)
@@ -61,9 +66,14 @@ def neighbourhood(
     options = {c.id: _options_beside(instance, cands, c.id, held, full) for c in children}
     wanted = {o.placement for child_options in options.values() for o in child_options}
     wanted |= {c.current_placement for c in children if c.current_placement}
-    placements = [
-        _with_held(p, held_at.get(p.id, [])) for p in instance.placements if p.id in wanted
-    ]
+    placements = []
+    for placement in instance.placements:
+        if placement.id in wanted:
+            here = held_at.get(placement.id, [])
+            key = (placement.id, tuple(c.id for c in here))
+            if key not in made:
+                made[key] = _with_held(placement, here)
+            placements.append(made[key])
     slots_held = Counter(o.team for o in held.values() if o.team)
     teams = [
         t.model_copy(update={"capacity": max(t.capacity - slots_held[t.id], 0)})

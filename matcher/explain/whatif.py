@@ -25,6 +25,7 @@ from ortools.util.python.sorted_interval_list import Domain
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.constraints import Key
 from matcher.cpsat.objective import fees_on_count, option_costs
+from matcher.domain import Placement
 from matcher.eligibility import Candidates, Option
 from matcher.instance import Instance
 from matcher.neighbourhood import neighbourhood, raised
@@ -92,6 +93,8 @@ class Resolver:
         forced move at the move limit may undo one of theirs."""
         self._pm: PlacementModel | None = None
         self.solves = 0
+        self._made: dict[tuple[str, tuple[str, ...]], Placement] = {}
+        """Placements rebuilt with their held children, shared by every local re-solve."""
         self._placed_at: dict[str | None, list[str]] = defaultdict(list)
         for child, outcome in plan.items():
             self._placed_at[outcome.placement].append(child)
@@ -179,7 +182,8 @@ class Resolver:
                 options = self.movers_back | options
                 free |= set(self.movers_back)
             cands = Candidates(cands.options | options, cands.home_teams)
-        hood = neighbourhood(self.instance, cands, self.plan, free, self.base.marginal_weekly_cost)
+        money = self.base.marginal_weekly_cost
+        hood = neighbourhood(self.instance, cands, self.plan, free, money, self._made)
         part = hood.instance
         if raise_limit is not None:
             (family, record), step = raise_limit
