@@ -284,16 +284,18 @@ def test_neighbourhood_re_solves_give_valid_plans_and_exact_differences(
     pairs = [(c, o.placement) for c, options in cands.options.items() for o in options]
     if not pairs:
         return
-    child, placement = draw.draw(st.sampled_from(pairs))
-    size = draw.draw(st.integers(0, len(data.children)))
-    with patch("matcher.explain.whatif.LOCAL_CHILDREN", size):
-        resolved = resolver.force(child, placement)
-    assert resolved is not None and resolved.local
-    if resolved.outcomes is None:
-        return
-    assert resolved.outcomes[child].placement == placement
-    joined = make_plan(data, cands, resolved.outcomes, rank=1)
-    assert check_plan(data, joined.to_dict()) == []
-    assert abs(joined.objective - resolved.objective) <= 0.02
-    assert joined.marginal_weekly_cost == resolved.marginal_weekly_cost
-    assert resolved.objective >= plan.objective - 0.02 or result.solver.status != "OPTIMAL"
+    for _ in range(2):  # a second re-solve reuses placements the first rebuilt
+        child, placement = draw.draw(st.sampled_from(pairs))
+        size = draw.draw(st.integers(0, len(data.children)))
+        with patch("matcher.explain.whatif.LOCAL_CHILDREN", size):
+            resolved = resolver.force(child, placement)
+        assert resolved is not None and resolved.local
+        if resolved.outcomes is None:
+            continue
+        assert resolved.outcomes[child].placement == placement
+        joined = make_plan(data, cands, resolved.outcomes, rank=1)
+        assert check_plan(data, joined.to_dict()) == []
+        assert abs(joined.objective - resolved.objective) <= 0.02
+        assert joined.marginal_weekly_cost == resolved.marginal_weekly_cost
+        optimal = result.solver.status == "OPTIMAL"
+        assert resolved.objective >= plan.objective - 0.02 or not optimal
