@@ -385,9 +385,11 @@ def _improve(
 
 def _after_improvement(improved: Improved, search: Search) -> Search:
     """The shortlist search that followed neighbourhood search, timed from the valid starting
-    plan (the first plan), or neighbourhood search's plan if the shortlist search found none."""
+    plan (the first plan), or neighbourhood search's plan if the shortlist search found none or
+    a dearer one (it can, when its hint could not be completed in time)."""
     search = replace(search, first_solution_s=improved.started_s)
-    if search.outcomes is not None:
+    dearer = search.objective is not None and search.objective > to_pence(improved.objective) + 100
+    if search.outcomes is not None and not dearer:
         return search
     return replace(
         search,
