@@ -1,16 +1,22 @@
-"""A lower bound on the objective that needs no search: the Lagrangian relaxation of capacity.
+"""A lower bound on the objective that needs no search: the relaxation that keeps only beds.
 
-Keep only "each child has one outcome" and price every placement's beds at ``price[p]`` instead of
-limiting them. For any prices >= 0,
+Keep only "each child has one outcome" and "a placement takes no more children than its free
+beds"; drop every other constraint (rules, conflicts, sibling groups, staff, outreach slots,
+moves, budget), which can only lower the optimum. What is left is a transportation problem:
+``bed_relaxation`` solves it exactly as a min-cost flow (children -> placements -> beds), so its
+value is a lower bound on every plan's objective. Terms the flow keeps: fees (beyond block beds),
+uplifts, distance, out of area, moves, unplaced and home outcomes, and the cheapest outreach fee
+an option could be given; sibling split penalties are dropped (all >= 0).
+
+The bed prices come from the Lagrangian form of the same relaxation: price every placement's
+beds at ``price[p]`` instead of limiting them; for any prices >= 0,
 
     sum over children of min(cheapest outcome at the priced costs) - sum over placements of
     price[p] * free beds[p] + block fixed cost
 
-is at most the optimum: every other constraint is dropped (which can only lower the optimum),
-the dropped terms (outreach fees, split penalties, fees beyond block beds) are all >= 0, and a
-plan within capacity pays at most ``price[p] * free beds[p]`` for the beds it uses. Subgradient
-steps raise the prices of over-subscribed placements. The prices are also a rough marginal value
-of one more bed: an approximation, labelled as such wherever it is shown.
+is at most the optimum, and subgradient steps raise the prices of over-subscribed placements.
+The prices are a rough marginal value of one more bed: an approximation, labelled as such
+wherever it is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from ortools.graph.python import min_cost_flow
 
 from matcher.cpsat.objective import fees_on_count, move_penalty, option_costs
 from matcher.eligibility import Candidates
@@ -31,7 +38,7 @@ ITERATIONS = 300
 
 @dataclass(frozen=True)
 class CapacityBound:
-    """The bound (pence) and the bed prices (pence per bed) that give it."""
+    """The bound (pence) and the bed prices (pence per bed)."""
 
     bound: int
     prices: dict[str, float]
@@ -41,24 +48,37 @@ class _Relaxation:
     """The pairs as flat arrays, grouped by child, for fast evaluation at given prices."""
 
     def __init__(self, instance: Instance, cands: Candidates) -> None:
-        costs = option_costs(instance, cands, fees_on_count(instance))
+        counted = fees_on_count(instance)
+        costs = option_costs(instance, cands, counted)
+        team_fee = {t.id: to_pence(t.weekly_cost) for t in instance.outreach_teams}
         self.placement_ids = [p.id for p in instance.placements]
         index = {pid: k for k, pid in enumerate(self.placement_ids)}
         self.free = np.array(
             [max(p.capacity - len(p.residents), 0) for p in instance.placements], dtype=float
         )
+        self.block = np.minimum(
+            [p.block_beds if p.id in counted else 0 for p in instance.placements], self.free
+        )
+        self.counted_fee = np.array(
+            [to_pence(p.weekly_cost) if p.id in counted else 0 for p in instance.placements]
+        )
         child_of, place_of, cost_of, alternative = [], [], [], []
         weights = instance.policy.weights
         for k, child in enumerate(instance.children):
             move = move_penalty(instance, child)
-            outcomes = [to_pence(weights.unplaced * child.priority) + move]
-            if child.id in cands.home_teams:
-                outcomes.append(move)
-            alternative.append(min(outcomes))
+            unplaced = to_pence(weights.unplaced * child.priority) + move
+            if child.id in cands.home_teams:  # home with the cheapest team that could go
+                unplaced = min(
+                    unplaced, move + min(team_fee[t] for t in cands.home_teams[child.id])
+                )
+            alternative.append(unplaced)
+            ending = child.current_placement if child.status == "ending" else None
             for option, cost in zip(cands.options[child.id], costs[child.id], strict=True):
+                if option.placement == ending:  # a child must leave an ending placement
+                    continue
                 child_of.append(k)
                 place_of.append(index[option.placement])
-                cost_of.append(cost)
+                cost_of.append(cost + min((team_fee[t] for t in option.teams or ()), default=0))
         self.child_of = np.array(child_of, dtype=np.int64)
         counts = np.bincount(self.child_of, minlength=len(instance.children))
         self.with_options = np.flatnonzero(counts)
@@ -67,6 +87,34 @@ class _Relaxation:
         self.cost = np.array(cost_of, dtype=float)
         self.alternative = np.array(alternative, dtype=float)
         self.constant = to_pence(instance.block_fixed_cost)
+
+    def flow(self) -> int:
+        """The relaxation solved exactly: its value (pence). Nodes: children, then
+        placements, then source and sink; a placement's beds reach the sink through two arcs,
+        its block beds at no fee and the rest at the fee counted beyond the block."""
+        n, m, pairs = len(self.alternative), len(self.free), len(self.child_of)
+        source, sink = n + m, n + m + 1
+        free = self.free.astype(np.int64)
+        block = self.block.astype(np.int64)
+        tails = np.concatenate(
+            [np.full(n, source), self.child_of, np.arange(n), n + np.arange(m), n + np.arange(m)]
+        )
+        heads = np.concatenate(
+            [np.arange(n), n + self.place_of, np.full(n, sink), np.full(2 * m, sink)]
+        )
+        capacities = np.concatenate([np.ones(n + pairs + n, dtype=np.int64), block, free - block])
+        costs = np.concatenate(
+            [np.zeros(n), self.cost, self.alternative, np.zeros(m), self.counted_fee]
+        )
+        network = min_cost_flow.SimpleMinCostFlow()
+        network.add_arcs_with_capacity_and_unit_cost(
+            tails.astype(np.int32), heads.astype(np.int32), capacities, costs.astype(np.int64)
+        )
+        network.set_node_supply(source, n)
+        network.set_node_supply(sink, -n)
+        if network.solve() != network.OPTIMAL:  # every child can always take its alternative
+            raise RuntimeError("the bed relaxation has no optimal flow")
+        return int(network.optimal_cost()) + self.constant
 
     def evaluate(self, prices: np.ndarray) -> tuple[float, np.ndarray]:
         """The relaxation's value at ``prices`` and each placement's beds taken (the subgradient
@@ -88,9 +136,11 @@ class _Relaxation:
 def capacity_bound(
     instance: Instance, cands: Candidates, target: float | None = None
 ) -> CapacityBound:
-    """The best Lagrangian bound found in ``ITERATIONS`` subgradient steps (Polyak steps towards
-    ``target``, the objective of a known plan, when given)."""
+    """The bed relaxation's exact value, and bed prices from ``ITERATIONS``
+    subgradient steps (Polyak steps towards ``target``, the objective of a known plan, when
+    given)."""
     relaxation = _Relaxation(instance, cands)
+    exact = relaxation.flow()
     prices = np.zeros(len(relaxation.free))
     best_value, best_prices = -math.inf, prices
     scale, stalled = 2.0, 0
@@ -111,6 +161,6 @@ def capacity_bound(
         step = scale * max(aim - value, 1.0) / norm
         prices = np.maximum(prices + step * gradient, 0.0)
     return CapacityBound(
-        bound=math.floor(best_value),
+        bound=max(exact, math.floor(best_value)),
         prices=dict(zip(relaxation.placement_ids, best_prices.tolist(), strict=True)),
     )

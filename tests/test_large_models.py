@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import child, instance, place
+from helpers import best_plan, child, instance, place, team
 
 import matcher.solve as solve_module
 from matcher.bounds import capacity_bound
@@ -42,6 +42,32 @@ def test_capacity_bound_prices_a_full_home_at_the_saving_it_blocks() -> None:
     assert result.bound == 100000
     difference = result.prices["CHEAP"] - result.prices["DEAR"]
     assert difference == pytest.approx(80000, rel=0.05)
+
+
+def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placements() -> None:
+    """Where only beds bind the bound is the optimum (£2,860): £800 of block fees, C pays the
+    £500 fee beyond the two block beds, D goes home with the £660 team, and E must leave its
+    free, ending placement for a £900 one. Dropping any of those terms (the Lagrangian form
+    alone did) or letting E stay gives a lower bound."""
+    elsewhere = {"ruled_out": ["ENDING", "DEAR"]}
+    data = instance(
+        [
+            child("A", **elsewhere),
+            child("B", **elsewhere),
+            child("C", **elsewhere),
+            child("D", return_home=True, ruled_out=["BLOCK", "ENDING", "DEAR"]),
+            child("E", status="ending", current_placement="ENDING", ruled_out=["BLOCK"]),
+        ],
+        [
+            place("BLOCK", capacity=3, cost=500, block_beds=2, block_weekly_cost=400),
+            place("ENDING", capacity=1, cost=0),
+            place("DEAR", capacity=1, cost=900),
+        ],
+        outreach_teams=[team("T")],
+    )
+    optimum = best_plan(data)
+    assert optimum is not None and optimum.objective == 2860
+    assert capacity_bound(data, candidates(data)).bound == 286000
 
 
 def test_shortlist_keeps_stays_and_the_plans_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
