@@ -43,11 +43,16 @@ SEED_PLACEMENTS = 5
 SUB_SOLVE_S = 1.0
 """Wall-clock seconds for one neighbourhood's sub-solve in fast mode."""
 
-SUB_SOLVE_DETERMINISTIC = 0.3
-"""Deterministic limit of one sub-solve in reproducible mode: on county a 1 s sub-solve did
-~0.3 units of CP-SAT's deterministic time."""
+SUB_PRESOLVE = False
+"""Sub-solves skip CP-SAT's presolve: on county neighbourhoods it took half of each sub-solve
+(300 children: six solved to optimality in 10.7 s without it, 20.6 s with it), and 50 s of
+steps reached £1.7196M without it against £1.7264M with it (benchmarks/README.md)."""
 
-SECONDS_PER_STEP = 1.2
+SUB_SOLVE_DETERMINISTIC = 0.5
+"""Deterministic limit of one sub-solve in reproducible mode: on county, without presolve, 58 of
+60 sub-solves finished (proven) within it, at ~0.5 s each."""
+
+SECONDS_PER_STEP = 1.0
 """Wall-clock seconds a step took on county (building the neighbourhood's model and its
 sub-solve). Reproducible mode runs ``seconds / SECONDS_PER_STEP`` steps, so the same seed gives
 the same plan whatever else the machine is doing."""
@@ -111,7 +116,9 @@ def improve(
         hint_plan(pm, hood.outcomes)
         complete_hint(pm, SUB_SOLVE_DETERMINISTIC)
         left = wall_limit - (time.perf_counter() - started)
-        search = search_model(pm, sub_settings, min(sub_wall, left), SUB_SOLVE_DETERMINISTIC)
+        search = search_model(
+            pm, sub_settings, min(sub_wall, left), SUB_SOLVE_DETERMINISTIC, presolve=SUB_PRESOLVE
+        )
         if search.outcomes is None:
             continue
         found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)

@@ -5,7 +5,7 @@ search through here."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -49,9 +49,9 @@ class SolveSettings:
     seed: int = 0
     plans: int = 3
     min_difference: int = 1
-    reproducible: bool | None = None
-    """True: interleaved deterministic search; False: the parallel portfolio; None (auto):
-    reproducible for models up to ``LARGE_MODEL_PAIRS`` eligible pairs, else fast."""
+    reproducible: bool = True
+    """True: interleaved deterministic search (and, on large models, neighbourhood search in a
+    fixed number of steps); False: the parallel portfolio under the wall clock."""
     greedy_start: bool | None = None
     """Start the search from the greedy plan (a CP-SAT hint). None (auto): yes, unless every
     placement is limited by staff (``staff_capacity``), where the greedy, built around beds,
@@ -63,12 +63,6 @@ class SolveSettings:
         if self.greedy_start is not None:
             return self.greedy_start
         return not all(p.staff_capacity is not None for p in instance.placements)
-
-    def resolved(self, pairs: int) -> SolveSettings:
-        """These settings with ``reproducible`` decided for a model of ``pairs`` eligible pairs."""
-        if self.reproducible is not None:
-            return self
-        return replace(self, reproducible=pairs <= LARGE_MODEL_PAIRS)
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
@@ -162,12 +156,14 @@ def search_model(
     on_progress: ProgressCallback | None = None,
     offset: float = 0.0,
     fix_hinted: bool = False,
+    presolve: bool | None = None,
 ) -> Search:
     """One CP-SAT search of a built model from its hint (presolve only on models that are not
     large, or with ``fix_hinted``, which fixes every hinted variable to its hint). ``offset`` is
     added to the reported times."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
-    presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
+    if presolve is None:
+        presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
     solver = _parameters(settings, wall_limit, deterministic, presolve)
     solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
     progress = _Progress(rank, on_progress, offset)

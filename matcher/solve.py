@@ -3,18 +3,22 @@
 Plan 1 is the optimum (or the best found in time). Plan k > 1 is the best plan the search finds
 that differs from every earlier plan in at least ``min_difference`` children's outcomes.
 
-Two search modes, and ``auto`` (the default) to pick one by model size:
+Two search modes:
 
-- ``reproducible``: CP-SAT's interleaved search with a deterministic time limit, so
-  the same instance, seed and worker count give the same plans, whatever else the machine is doing.
+- ``reproducible`` (the default, and ``auto``): CP-SAT's interleaved search with a deterministic
+  time limit, so the same instance, seed and worker count give the same plans, whatever else the
+  machine is doing.
   The wall-clock limit is still set as a safety net; if it, rather than the deterministic limit,
   stops a search, the report's ``mode`` says ``reproducible (wall-clock limit hit)``.
 - ``fast``: CP-SAT's parallel portfolio under a wall-clock limit (on one or two workers with
   ``FAST_FULL_SUBSOLVERS``); usually faster to prove optimality, but two runs that time out may
   return different plans.
-- ``auto``: reproducible up to ``LARGE_MODEL_PAIRS`` eligible pairs, fast above (on the
-  1,200-child county instance the wall-clock limit, not the deterministic one, always stopped
-  interleaved search, so the run would not repeat; see the README).
+
+Until neighbourhood search, ``auto`` chose ``fast`` above ``LARGE_MODEL_PAIRS`` pairs: on the
+1,200-child county instance the wall clock, not the deterministic limit, always stopped
+interleaved search, so the run would not repeat. Neighbourhood search in a fixed number of
+steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now means
+``reproducible`` at every size.
 
 Large models (above ``LARGE_MODEL_PAIRS`` pairs) are searched on a shortlist: each child's
 ``SHORTLIST_SIZE`` cheapest options, a model small enough for presolve and a fast search. Plan 1
@@ -89,6 +93,11 @@ LARGE_SEARCH_MIN_S = 1.5
 """Seconds that must be left, once the starting plan is made, to build and search a large
 model's shortlist (~1 s to build on the county instance); with less, the starting plan is the
 answer, so a short ``time_limit`` is kept."""
+FINISH_S = 1.0
+"""Seconds of plan 1's time on a large model kept, in reproducible mode, for making and checking
+the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
+without it)."""
+
 BOUND_MIN_S = 3.0
 """Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
 computing for a large model; with less, plan 1 comes without a whole-model bound."""
@@ -226,7 +235,7 @@ def solve(
     started = time.perf_counter()
     cands = candidates(instance)
     pairs = sum(len(options) for options in cands.options.values())
-    settings = (settings or SolveSettings()).resolved(pairs)
+    settings = settings or SolveSettings()
     large = pairs > LARGE_MODEL_PAIRS
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
@@ -316,8 +325,10 @@ def _search_large(
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = None
     if run.wall_left() >= BOUND_MIN_S:
-        start_objective = make_plan(run.instance, run.cands, hint, rank=1).objective
-        relaxed = capacity_bound(run.instance, run.cands, to_pence(start_objective))
+        target = None  # Polyak steps aim at the starting plan's objective, if there is one
+        if improve_first:
+            target = to_pence(make_plan(run.instance, run.cands, hint, rank=1).objective)
+        relaxed = capacity_bound(run.instance, run.cands, target)
     prices = None if relaxed is None else relaxed.prices
     cands = shortlist(run.instance, run.cands, [hint], prices)
     improved = None
@@ -325,7 +336,7 @@ def _search_large(
     # search after it would be stopped by the clock on county, and the run would not repeat.
     reproducible = bool(run.settings.reproducible)
     left = deadline - run.elapsed()
-    seconds = left if reproducible else (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
+    seconds = left - FINISH_S if reproducible else (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound)
         hint = improved.outcomes  # its placements are all on the shortlist

@@ -113,3 +113,12 @@ def test_large_path_on_shortlists_alone_gives_valid_ranked_plans(
     assert objectives[0] >= optimum - 1
     assert result.solver.objective == pytest.approx(objectives[0], abs=0.05)
     assert check_result(data, result.to_dict()) == []
+
+
+def test_large_path_without_a_starting_plan(every_model_large: pytest.MonkeyPatch) -> None:
+    """Staff-limited models (the GAP benchmark) start with no greedy plan: the large path then
+    searches the shortlist from nothing (it used to fail, pricing the missing start)."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=20, plans=1, greedy_start=False))
+    assert result.plans and check_result(data, result.to_dict()) == []
+    assert result.plans[0].objective >= KNOWN_OPTIMA["small.json"] - 1
