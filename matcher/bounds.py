@@ -3,7 +3,7 @@
 Keep only "each child has one outcome" and "a placement takes no more children than its free
 beds"; drop every other constraint (rules, conflicts, sibling groups, staff, outreach slots,
 moves, budget), which can only lower the optimum. What is left is a transportation problem:
-``bed_relaxation`` solves it exactly as a min-cost flow (children -> placements -> beds), so its
+``capacity_bound`` solves it exactly as a min-cost flow (children -> placements -> beds), so its
 value is a lower bound on every plan's objective. Terms the flow keeps: fees (beyond block beds),
 uplifts, distance, out of area, moves, unplaced and home outcomes, and the cheapest outreach fee
 an option could be given; sibling split penalties are dropped (all >= 0).
@@ -161,6 +161,6 @@ def capacity_bound(
         step = scale * max(aim - value, 1.0) / norm
         prices = np.maximum(prices + step * gradient, 0.0)
     return CapacityBound(
-        bound=max(exact, math.floor(best_value)),
+        bound=exact,  # the Lagrangian value never exceeds it (same relaxation, fewer terms)
         prices=dict(zip(relaxation.placement_ids, best_prices.tolist(), strict=True)),
     )

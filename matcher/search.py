@@ -159,8 +159,8 @@ def search_model(
     presolve: bool | None = None,
 ) -> Search:
     """One CP-SAT search of a built model from its hint (presolve only on models that are not
-    large, or with ``fix_hinted``, which fixes every hinted variable to its hint). ``offset`` is
-    added to the reported times."""
+    large, or with ``fix_hinted``, which fixes every hinted variable to its hint, unless
+    ``presolve`` says otherwise). ``offset`` is added to the reported times."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
     if presolve is None:
         presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
