@@ -92,7 +92,7 @@ def improve(
     ``settings`` is the run's: its seed picks the neighbourhoods; sub-solves use one worker.
     ``on_improvement`` hears each better objective (pounds)."""
     started = time.perf_counter()
-    reproducible = bool(settings.reproducible)
+    reproducible = settings.reproducible
     max_steps = math.ceil(seconds / SECONDS_PER_STEP) if reproducible else None
     wall_limit = seconds * WALL_SLACK if reproducible else seconds
     sub_settings = replace(settings, workers=1, plans=1)

@@ -20,10 +20,11 @@ interleaved search, so the run would not repeat. Neighbourhood search in a fixed
 steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now means
 ``reproducible`` at every size.
 
-Large models (above ``LARGE_MODEL_PAIRS`` pairs) are searched on a shortlist: each child's
-``SHORTLIST_SIZE`` cheapest options, a model small enough for presolve and a fast search. Plan 1
-then gets a bound on the whole model: the Lagrangian capacity bound (``matcher.bounds``), and, when
-time allows, a search of the whole model from the shortlist's plan.
+Large models (above ``LARGE_MODEL_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
+capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), and is improved
+from the starting plan by neighbourhood search (``matcher.lns``); in fast mode a search on a
+shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough for presolve)
+follows, and, when time allows, a search of the whole model. Plans 2..K use shortlists.
 """
 
 from __future__ import annotations
@@ -261,7 +262,7 @@ def solve(
             if rank > 1:
                 hint_plan(pm, hint)
             search = run.search(pm, rank, run.share(rank))
-        wall_limit_hit |= bool(settings.reproducible) and search.wall_limit_hit
+        wall_limit_hit |= settings.reproducible and search.wall_limit_hit
         if rank == 1 and search.outcomes is None and start_is_valid():
             search = _start_as_plan(run, start, search)
         if rank == 1:
@@ -334,7 +335,7 @@ def _search_large(
     improved = None
     # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
     # search after it would be stopped by the clock on county, and the run would not repeat.
-    reproducible = bool(run.settings.reproducible)
+    reproducible = run.settings.reproducible
     left = deadline - run.elapsed()
     seconds = left - FINISH_S if reproducible else (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
     if improve_first and relaxed is not None and seconds > 0:
@@ -342,7 +343,7 @@ def _search_large(
         hint = improved.outcomes  # its placements are all on the shortlist
     budget = deadline - run.elapsed()
     whole_search = (
-        not run.settings.reproducible
+        not reproducible
         and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
         and fits_in_memory(len(run.instance.children), run.pairs, whole_model=True)
     )
