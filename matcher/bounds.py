@@ -21,6 +21,7 @@ wherever it is shown.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -62,29 +63,30 @@ class _Relaxation:
         self.counted_fee = np.array(
             [to_pence(p.weekly_cost) if p.id in counted else 0 for p in instance.placements]
         )
+        cheapest_team = functools.cache(lambda teams: min(team_fee[t] for t in teams))
         child_of, place_of, cost_of, alternative = [], [], [], []
         weights = instance.policy.weights
         for k, child in enumerate(instance.children):
             move = move_penalty(instance, child)
             unplaced = to_pence(weights.unplaced * child.priority) + move
             if child.id in cands.home_teams:  # home with the cheapest team that could go
-                unplaced = min(
-                    unplaced, move + min(team_fee[t] for t in cands.home_teams[child.id])
-                )
+                unplaced = min(unplaced, move + cheapest_team(cands.home_teams[child.id]))
             alternative.append(unplaced)
-            ending = child.current_placement if child.status == "ending" else None
-            for option, cost in zip(cands.options[child.id], costs[child.id], strict=True):
-                if option.placement == ending:  # a child must leave an ending placement
-                    continue
-                child_of.append(k)
-                place_of.append(index[option.placement])
-                cost_of.append(cost + min((team_fee[t] for t in option.teams or ()), default=0))
-        self.child_of = np.array(child_of, dtype=np.int64)
+            options = cands.options[child.id]
+            places = np.fromiter((index[o.placement] for o in options), np.int64, len(options))
+            fees = [0 if o.teams is None else cheapest_team(o.teams) for o in options]
+            # a child must leave an ending placement
+            ending = index[child.current_placement] if child.status == "ending" else -1
+            kept = places != ending
+            child_of.append(np.full(int(kept.sum()), k))
+            place_of.append(places[kept])
+            cost_of.append((np.array(costs[child.id]) + np.array(fees, dtype=np.int64))[kept])
+        self.child_of = np.concatenate([np.zeros(0, np.int64), *child_of])
         counts = np.bincount(self.child_of, minlength=len(instance.children))
         self.with_options = np.flatnonzero(counts)
         self.starts = (np.cumsum(counts) - counts)[self.with_options]
-        self.place_of = np.array(place_of, dtype=np.int64)
-        self.cost = np.array(cost_of, dtype=float)
+        self.place_of = np.concatenate([np.zeros(0, np.int64), *place_of])
+        self.cost = np.concatenate([np.zeros(0), *cost_of]).astype(float)
         self.alternative = np.array(alternative, dtype=float)
         self.constant = to_pence(instance.block_fixed_cost)
 

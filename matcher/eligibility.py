@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import compress
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -49,8 +51,7 @@ def haversine_km(
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     """A placement child ``child`` may take: its distance, whether it is a stay, and outreach.
 
     ``teams`` is None when no outreach slot is needed, otherwise the teams whose slot would make
@@ -249,19 +250,24 @@ def _child_options(
         chosen[stay_index] = stay_allowed(child, placements[stay_index])
         by_uplift[stay_index] = False
     indices = np.flatnonzero(chosen)
-    uplifted = set(np.flatnonzero(by_uplift & chosen).tolist())
-    result = []
-    for j, distance in zip(indices.tolist(), km[indices].tolist(), strict=True):
-        if j in uplifted:  # only a team whose uplift covers the deficit will do (4.8)
-            teams: tuple[str, ...] | None = tuple(t for t, mask in enabling.items() if mask[j])
-        elif child.requires_outreach:
-            teams = covering[j]
-        else:
-            teams = None
-        if teams == ():
-            continue
-        result.append(Option(child.id, placements[j].id, distance, j == stay_index, teams))
-    return result
+    columns = indices.tolist()
+    teams: list[tuple[str, ...] | None]
+    if child.requires_outreach:
+        teams = [covering[j] for j in columns]
+    else:
+        teams = [None] * len(columns)
+    uplifted = np.flatnonzero(by_uplift[indices])
+    if uplifted.size:  # only a team whose uplift covers the deficit will do (4.8)
+        names = list(enabling)
+        serving = np.stack(list(enabling.values()))[:, indices[uplifted]].T.tolist()
+        for k, row in zip(uplifted.tolist(), serving, strict=True):
+            teams[k] = tuple(compress(names, row))
+    ids, child_id = table.placement_ids, child.id
+    return [
+        Option(child_id, ids[j], distance, j == stay_index, serving)
+        for j, distance, serving in zip(columns, km[indices].tolist(), teams, strict=True)
+        if serving != ()
+    ]
 
 
 def _coverage(

@@ -70,13 +70,17 @@ class _State:
         ) = saved
 
     def place_all(self, unit: Sequence[Child], options: dict[str, Option]) -> list[Outcome] | None:
-        """Place every child of ``unit`` at its option, or none of them."""
-        saved = self.save()
-        placed = [self.try_place(child, options[child.id]) for child in unit]
-        if all(outcome is not None for outcome in placed):
-            return [outcome for outcome in placed if outcome is not None]
-        self.restore(saved)
-        return None
+        """Place every child of ``unit`` at its option, or none of them (those placed before one
+        that does not fit are taken out again: cheaper than saving the whole state)."""
+        placed: list[Outcome] = []
+        for child in unit:
+            outcome = self.try_place(child, options[child.id])
+            if outcome is None:
+                for earlier, where in zip(unit[: len(placed)], placed, strict=True):
+                    self.remove(earlier, where)
+                return None
+            placed.append(outcome)
+        return placed
 
     def remove(self, child: Child, outcome: Outcome) -> None:
         """Take ``child`` out of its placement again (the inverse of ``try_place``)."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from matcher.cpsat.variables import Variables
 from matcher.domain import Child
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
-from matcher.units import to_pence
+from matcher.units import PENCE_PER_POUND, rounded_pence, to_pence
 
 TERM_NAMES: tuple[str, ...] = (
     "placement_cost",
@@ -60,23 +61,34 @@ def option_costs(
     ``counted_fees`` charge their fee on the count of children beyond the block instead."""
     weights = instance.policy.weights
     out_of_area = to_pence(weights.out_of_area)
-    fixed = {
-        p.id: (0 if p.id in counted_fees else to_pence(p.weekly_cost))
-        + (0 if p.in_area else out_of_area)
-        for p in instance.placements
-    }
-    placements = instance.placement_by_id
+    placements = instance.placements
+    column = {p.id: j for j, p in enumerate(placements)}
+    fixed = np.array(
+        [
+            (0 if p.id in counted_fees else to_pence(p.weekly_cost))
+            + (0 if p.in_area else out_of_area)
+            for p in placements
+        ],
+        dtype=np.int64,
+    )
+    needs = list(instance.meta.needs)
+    uplift = np.array([[p.cost_uplift.get(need, 0) for p in placements] for need in needs])
+    uplift = uplift.reshape(len(needs), len(placements)).astype(np.int64)
     costs: dict[str, list[int]] = {}
-    for child_id in cands.options:
+    for child_id, options in cands.options.items():
         child = instance.child_by_id[child_id]
-        move = move_penalty(instance, child)
-        costs[child.id] = [
-            fixed[option.placement]
-            + to_pence(placements[option.placement].uplift_cost(child.needs))
-            + to_pence(weights.distance_per_km * option.km)
-            + (0 if option.stay else move)
-            for option in cands.options[child.id]
-        ]
+        count = len(options)
+        columns = np.fromiter((column[o.placement] for o in options), np.int64, count)
+        km = np.fromiter((o.km for o in options), np.float64, count)
+        stay = np.fromiter((o.stay for o in options), np.bool_, count)
+        levels = np.array([child.needs.get(need, 0) for need in needs], dtype=np.int64)
+        total = (
+            fixed[columns]
+            + PENCE_PER_POUND * (levels @ uplift)[columns]  # whole pounds: exact in pence
+            + rounded_pence(weights.distance_per_km * km)
+            + np.where(stay, 0, move_penalty(instance, child))
+        )
+        costs[child_id] = total.tolist()
     return costs
 
 
