@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from matcher.bench.runner import COLUMNS
+from matcher.drawing import new_figure, save_figure
 from matcher.io import write_text_atomic
 
 QUALITY_TOLERANCE = 1e-4
@@ -38,12 +39,8 @@ def write_results(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 def plot(table: pd.DataFrame, path: Path) -> None:
     """Wall time and gap (to the bound, or to the best-known value for GAP) against size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (time_axis, gap_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure = new_figure(11, 4.2)
+    time_axis, gap_axis = figure.subplots(1, 2)
     data = table.copy()
     data["quality_gap"] = data["gap_to_best_known"].fillna(data["gap"])
     for solver, rows in data.groupby("solver", sort=True):
@@ -53,10 +50,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     time_axis.set(xlabel="children (jobs)", ylabel="wall time, s (median)", xscale="log")
     gap_axis.set(xlabel="children (jobs)", ylabel="gap, % (median)", xscale="log")
     time_axis.legend(fontsize=8)
-    figure.tight_layout()
     staging = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(staging, dpi=110)
-    plt.close(figure)
+    save_figure(figure, staging)
     staging.replace(path)
 
 

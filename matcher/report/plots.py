@@ -1,17 +1,14 @@
-"""The report's plots, drawn with matplotlib's file backend (no screen, no internet)."""
+"""The report's plots (``matcher.drawing`` figures: no screen, no internet)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import pandas as pd  # noqa: E402
-
-from matcher.instance import Instance  # noqa: E402
-from matcher.plans import Plan  # noqa: E402
+from matcher.drawing import new_figure, save_figure
+from matcher.instance import Instance
+from matcher.plans import Plan
 
 TYPE_COLOURS = {
     "foster": "tab:green",
@@ -23,7 +20,8 @@ TYPE_COLOURS = {
 
 def cost_by_type_plot(costs: pd.DataFrame, path: Path) -> None:
     """Weekly cost by placement type: today against plan 1."""
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure = new_figure(6, 3.5)
+    axes = figure.subplots()
     positions = range(len(costs))
     axes.bar([p - 0.2 for p in positions], costs["today"], width=0.4, label="today")
     axes.bar([p + 0.2 for p in positions], costs["plan"], width=0.4, label="plan 1")
@@ -31,12 +29,13 @@ def cost_by_type_plot(costs: pd.DataFrame, path: Path) -> None:
     axes.set_ylabel("£ per week")
     axes.set_title("Weekly cost by placement type")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def distance_plot(today_km: pd.Series, plan_km: pd.Series, path: Path) -> None:
     """Distance from home or school, today against plan 1."""
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure = new_figure(6, 3.5)
+    axes = figure.subplots()
     upper = max(float(today_km.max(skipna=True) or 0), float(plan_km.max(skipna=True) or 0), 1.0)
     bins = [upper * k / 20 for k in range(21)]
     axes.hist(today_km.dropna(), bins=bins, alpha=0.5, label="today")
@@ -45,13 +44,14 @@ def distance_plot(today_km: pd.Series, plan_km: pd.Series, path: Path) -> None:
     axes.set_ylabel("children")
     axes.set_title("Distance distribution")
     axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def map_plot(instance: Instance, plan: Plan, path: Path) -> None:
     """Places (squares, by type) and children (dots) by longitude and latitude, with an arrow
     for each proposed move or new placement (from the current placement, or the child's home)."""
-    figure, axes = plt.subplots(figsize=(7, 6))
+    figure = new_figure(7, 6)
+    axes = figure.subplots()
     for kind, colour in TYPE_COLOURS.items():
         places = [p for p in instance.placements if p.type == kind]
         if places:
@@ -89,10 +89,4 @@ def map_plot(instance: Instance, plan: Plan, path: Path) -> None:
     axes.set_ylabel("latitude")
     axes.set_title("Places, children and proposed moves (red)")
     axes.legend(loc="best", fontsize="small")
-    _save(figure, path)
-
-
-def _save(figure: plt.Figure, path: Path) -> None:
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)

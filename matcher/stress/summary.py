@@ -11,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import pandas as pd  # noqa: E402
+from matcher.drawing import new_figure, save_figure
 
 WEEKS_PER_YEAR = 52
 
@@ -94,7 +92,8 @@ def provision_effect(rows: pd.DataFrame) -> dict[str, Any]:
 
 def block_plot(summary: pd.DataFrame, path: Path, title: str) -> None:
     """Weekly cost against block size (mean, P10-P90 band), with occupancy on a second axis."""
-    figure, cost_axis = plt.subplots(figsize=(7, 4))
+    figure = new_figure(7, 4)
+    cost_axis = figure.subplots()
     sizes = summary["size"].astype(int)
     cost_axis.fill_between(
         sizes,
@@ -116,9 +115,7 @@ def block_plot(summary: pd.DataFrame, path: Path, title: str) -> None:
     lines = cost_axis.get_legend_handles_labels()
     more = occupancy_axis.get_legend_handles_labels()
     cost_axis.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def provision_plot(rows: pd.DataFrame, path: Path) -> None:
@@ -126,13 +123,12 @@ def provision_plot(rows: pd.DataFrame, path: Path) -> None:
     base = rows[rows["option"] == "baseline"].set_index("scenario")["weekly_cost"]
     new = rows[rows["option"] != "baseline"].set_index("scenario")["weekly_cost"]
     avoided = (base - new).dropna().astype(float)
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure = new_figure(6, 3.5)
+    axes = figure.subplots()
     axes.hist(avoided, bins=min(30, max(len(avoided) // 3, 5)))
     axes.axvline(float(avoided.mean()), color="crimson", label=f"mean £{avoided.mean():,.0f}")
     axes.set_xlabel("weekly cost avoided (£)")
     axes.set_ylabel("scenarios")
     axes.set_title("Cost avoided by the new provision")
     axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
