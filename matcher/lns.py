@@ -52,15 +52,18 @@ SUB_SOLVE_DETERMINISTIC = 0.5
 """Deterministic limit of one sub-solve in reproducible mode: on county, without presolve, 58 of
 60 sub-solves finished (proven) within it, at ~0.5 s each."""
 
-SECONDS_PER_STEP = 1.05
-"""Wall-clock seconds a step takes on county (~0.9-1.0 s: building the neighbourhood's model and
-its sub-solve), with a margin. Reproducible mode runs ``seconds / SECONDS_PER_STEP`` steps, so
-the same seed gives the same plan whatever else the machine is doing; at 0.9 a 60 s solve took
-61-63 s, at 1.05 55-57 s."""
+SECONDS_PER_STEP = 1.2
+"""Wall-clock seconds a step takes on county (building the neighbourhood's model and its
+sub-solve: 0.95-1.18 s from one afternoon to the next on this machine; a sub-solve's wall time
+is up to 3.5x its deterministic time, as CP-SAT undercounts LP work), with a margin.
+Reproducible mode runs ``seconds / SECONDS_PER_STEP`` steps (rounded down), so the same seed
+gives the same plan whatever else the machine is doing, unless the clock has to stop it at the
+time limit first (the report then says so)."""
 
 WALL_SLACK = 2.0
-"""In reproducible mode the wall clock stops the search only after this many times its
-seconds (a safety net; the report then says the run may not repeat)."""
+"""In reproducible mode, unless the caller sets its own hard stop, the wall clock stops the
+search only after this many times its seconds (a safety net; the report then says the run may
+not repeat)."""
 
 
 @dataclass(frozen=True)
@@ -86,15 +89,19 @@ def improve(
     settings: SolveSettings,
     seconds: float,
     on_improvement: Callable[[float], None] | None = None,
+    wall_seconds: float | None = None,
 ) -> Improved:
     """The best plan reached from ``start`` (a valid plan on ``cands``) by neighbourhood steps in
-    about ``seconds``: a wall-clock limit in fast mode, a step count in reproducible mode.
-    ``settings`` is the run's: its seed picks the neighbourhoods; sub-solves use one worker.
-    ``on_improvement`` hears each better objective (pounds)."""
+    about ``seconds``: a wall-clock limit in fast mode, a step count in reproducible mode, where
+    the wall clock stops the steps only after ``wall_seconds`` (default ``WALL_SLACK`` x
+    ``seconds``). ``settings`` is the run's: its seed picks the neighbourhoods; sub-solves use
+    one worker. ``on_improvement`` hears each better objective (pounds)."""
     started = time.perf_counter()
     reproducible = settings.reproducible
-    max_steps = math.ceil(seconds / SECONDS_PER_STEP) if reproducible else None
-    wall_limit = seconds * WALL_SLACK if reproducible else seconds
+    max_steps = math.floor(seconds / SECONDS_PER_STEP) if reproducible else None
+    wall_limit = seconds
+    if reproducible:
+        wall_limit = seconds * WALL_SLACK if wall_seconds is None else wall_seconds
     sub_settings = replace(settings, workers=1, plans=1)
     sub_wall = SUB_SOLVE_S * WALL_SLACK if reproducible else SUB_SOLVE_S
     rng = random.Random(settings.seed)

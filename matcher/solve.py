@@ -99,6 +99,11 @@ FINISH_S = 1.0
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
 without it)."""
 
+PREAMBLE_S_PER_PAIR = 14e-6
+"""Seconds per option pair a large model's plan 1 spends before neighbourhood search (options,
+the greedy plan, the bound, the shortlist: ~3.5 s on county's 287k pairs). Reproducible mode
+takes it from plan 1's share of the time limit to count its steps without reading the clock."""
+
 BOUND_MIN_S = 3.0
 """Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
 computing for a large model; with less, plan 1 comes without a whole-model bound."""
@@ -250,12 +255,12 @@ def solve(
     report: SolverReport | None = None
     wall_limit_hit = False
     for rank in range(1, settings.plans + 1):
-        if rank > 1 and (run.wall_left() <= 0.05 or stop_requested()):
+        # a later plan on a large model needs time to build its shortlist model first
+        floor = LARGE_SEARCH_MIN_S if large else 0.05
+        if rank > 1 and (run.wall_left() <= floor or stop_requested()):
             break
         hint = start if rank == 1 else run.found[-1]
-        if rank == 1 and large and run.wall_left() < LARGE_SEARCH_MIN_S and start_is_valid():
-            search = _start_as_plan(run, start, NO_SEARCH)
-        elif large:
+        if large:
             search = _search_large(run, rank, hint, improve_first=start_is_valid())
         else:
             assert pm is not None
@@ -325,11 +330,15 @@ def _search_large(
         return replace(run.search(short_pm, rank, run.share(rank)), bound=None)
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = None
-    if run.wall_left() >= BOUND_MIN_S:
+    if deadline - run.elapsed() >= BOUND_MIN_S:
         target = None  # Polyak steps aim at the starting plan's objective, if there is one
         if improve_first:
             target = to_pence(make_plan(run.instance, run.cands, hint, rank=1).objective)
         relaxed = capacity_bound(run.instance, run.cands, target)
+    if improve_first and deadline - run.elapsed() < LARGE_SEARCH_MIN_S:
+        # no time left for a shortlist model: the valid starting plan, with the bound if made
+        plan = _start_as_plan(run, hint, NO_SEARCH)
+        return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
     prices = None if relaxed is None else relaxed.prices
     cands = shortlist(run.instance, run.cands, [hint], prices)
     improved = None
@@ -337,9 +346,12 @@ def _search_large(
     # search after it would be stopped by the clock on county, and the run would not repeat.
     reproducible = run.settings.reproducible
     left = deadline - run.elapsed()
-    seconds = left - FINISH_S if reproducible else (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
+    seconds = (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
+    if reproducible:  # a step count from the time limit, not the clock, so the run repeats
+        seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S_PER_PAIR * run.pairs
+        seconds -= FINISH_S
     if improve_first and relaxed is not None and seconds > 0:
-        improved = _improve(run, cands, hint, seconds, relaxed.bound)
+        improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist
     budget = deadline - run.elapsed()
     whole_search = (
@@ -367,11 +379,17 @@ def _search_large(
 
 
 def _improve(
-    run: _Run, cands: Candidates, start: dict[str, Outcome], seconds: float, bound: float
+    run: _Run,
+    cands: Candidates,
+    start: dict[str, Outcome],
+    seconds: float,
+    bound: float,
+    wall_seconds: float,
 ) -> Improved:
     """Neighbourhood search from ``start`` for ``seconds`` (charged in full to the
-    deterministic budget: in reproducible mode it runs a number of steps), reported as plan 1's
-    progress with the whole model's ``bound`` (pence)."""
+    deterministic budget: in reproducible mode it runs a number of steps, which the clock stops
+    after ``wall_seconds``), reported as plan 1's progress with the whole model's ``bound``
+    (pence)."""
 
     def report(objective: float) -> None:
         if run.on_progress is not None:
@@ -385,7 +403,7 @@ def _improve(
             )
 
     began = run.elapsed()
-    improved = improve(run.instance, cands, start, run.settings, seconds, report)
+    improved = improve(run.instance, cands, start, run.settings, seconds, report, wall_seconds)
     best = improved.best_solution_s
     improved = replace(
         improved, started_s=began, best_solution_s=None if best is None else began + best

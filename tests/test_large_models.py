@@ -3,6 +3,7 @@ by lowering the size threshold so the known optima are at hand."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,34 @@ def test_large_path_without_a_starting_plan(every_model_large: pytest.MonkeyPatc
     result = solve(data, SolveSettings(time_limit=20, plans=1, greedy_start=False))
     assert result.plans and check_result(data, result.to_dict()) == []
     assert result.plans[0].objective >= KNOWN_OPTIMA["small.json"] - 1
+
+
+def test_reproducible_step_count_does_not_depend_on_the_clock(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """The neighbourhood steps a reproducible run gets come from the time limit and the model's
+    size; a slow start (here the greedy plan taking 1 s longer) changes only the wall-clock stop
+    (it used to shorten the step count too, so the same seed could give another plan)."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    asked: list[tuple[float, float]] = []
+
+    def record(*args: object, **kwargs: object) -> object:
+        seconds, wall_seconds = args[4], args[6]
+        assert isinstance(seconds, float) and isinstance(wall_seconds, float)
+        asked.append((seconds, wall_seconds))
+        return real_improve(*args, **kwargs)
+
+    real_improve, real_greedy = solve_module.improve, solve_module.greedy_plan
+    every_model_large.setattr(solve_module, "improve", record)
+    plans = [solve(data, SolveSettings(time_limit=8, plans=1)).plans[0].to_dict()]
+
+    def slow_greedy(*args: object) -> object:
+        time.sleep(1.0)
+        return real_greedy(*args)
+
+    every_model_large.setattr(solve_module, "greedy_plan", slow_greedy)
+    plans.append(solve(data, SolveSettings(time_limit=8, plans=1)).plans[0].to_dict())
+    (steps, wall), (slow_steps, slow_wall) = asked
+    assert steps == slow_steps > 0
+    assert slow_wall < wall - 0.5
+    assert plans[0] == plans[1]
