@@ -53,7 +53,7 @@ class _Relaxation:
         costs = option_costs(instance, cands, counted)
         team_fee = {t.id: to_pence(t.weekly_cost) for t in instance.outreach_teams}
         self.placement_ids = [p.id for p in instance.placements]
-        index = {pid: k for k, pid in enumerate(self.placement_ids)}
+        index = instance.placement_index
         self.free = np.array(
             [max(p.capacity - len(p.residents), 0) for p in instance.placements], dtype=float
         )

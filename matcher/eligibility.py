@@ -9,8 +9,9 @@ option no team can serve is not eligible.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress
 from typing import NamedTuple
 
@@ -82,8 +83,9 @@ class PairTable:
         self.need_index = {need: k for k, need in enumerate(needs)}
         children, placements = instance.children, instance.placements
         self.child_ids = [c.id for c in children]
+        self.child_row = {cid: i for i, cid in enumerate(self.child_ids)}
         self.placement_ids = [p.id for p in placements]
-        self.placement_index = {pid: j for j, pid in enumerate(self.placement_ids)}
+        self.placement_index = instance.placement_index
         self.child_lat = np.array([c.location.lat for c in children], dtype=float)
         self.child_lon = np.array([c.location.lon for c in children], dtype=float)
         self.place_lat = np.array([p.location.lat for p in placements], dtype=float)
@@ -105,9 +107,10 @@ class PairTable:
         caps = [distance_cap(instance, c) for c in children]
         self.cap = np.array([np.inf if cap is None else cap for cap in caps], dtype=float)
         self.overrides: dict[tuple[int, int], float] = {}
-        child_index = {cid: i for i, cid in enumerate(self.child_ids)}
         for row in instance.distances:
-            self.overrides[(child_index[row.child], self.placement_index[row.placement])] = row.km
+            self.overrides[(self.child_row[row.child], self.placement_index[row.placement])] = (
+                row.km
+            )
 
     def _levels(self, rows: list[dict[str, int]], width: int) -> npt.NDArray[np.int8]:
         matrix = np.zeros((len(rows), width), dtype=np.int8)
@@ -286,16 +289,48 @@ def _coverage(
     return covers, covers_home
 
 
-@dataclass(frozen=True)
-class PairTests:
+class FailedTests(Mapping[str, str]):
+    """Test name (``TESTS``) -> the reason in plain words, for the tests one pair fails. The words
+    are written when read: explanations test every placement for a child but quote a few."""
+
+    __slots__ = ("names", "describe", "placement", "km")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        describe: Callable[[Placement, str, float], str],
+        placement: Placement,
+        km: float,
+    ) -> None:
+        self.names, self.describe, self.placement, self.km = names, describe, placement, km
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.names:
+            raise KeyError(name)
+        return self.describe(self.placement, name, self.km)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class PairTests(NamedTuple):
     """One child against one placement: the distance and each static test that fails, with
-    what a social worker would say about it."""
+    what a social worker would say about it (``failed`` is empty when every test passes)."""
 
     placement: str
     km: float
     stay: bool
-    failed: dict[str, str]
-    """Test name (``TESTS``) -> the reason in plain words; empty when every test passes."""
+    failed: FailedTests
+
+
+FAILING = tuple(
+    tuple(name for bit, name in enumerate(TESTS) if pattern >> bit & 1)
+    for pattern in range(1 << len(TESTS))
+)
+"""The failed tests' names for each bit pattern of failures (bit k: ``TESTS[k]`` fails)."""
 
 
 def pair_tests(
@@ -304,25 +339,25 @@ def pair_tests(
     """The static tests of one child against every placement, in placement order. A stay passes
     every test but the 16+ rule for supported accommodation (contract 4.2)."""
     table = table or PairTable(instance)
-    row = table.child_ids.index(child_id)
+    row = table.child_row[child_id]
     rows = slice(row, row + 1)
-    km = table.distances(rows)
-    tests = table.tests(rows, km)
+    distances = table.distances(rows)
+    pattern = np.zeros(len(instance.placements), dtype=np.int64)
+    for bit, mask in enumerate(table.tests(rows, distances).values()):
+        pattern |= (~mask[0]).astype(np.int64) << bit
     child = instance.child_by_id[child_id]
     current = child.current_placement if child.status in ("settled", "at_risk") else None
-    result = []
-    for j, placement in enumerate(instance.placements):
-        stay = placement.id == current
-        failed = {}
-        if stay:
-            if not stay_allowed(child, placement):
-                failed["type"] = "supported accommodation is for 16 and over"
-        else:
-            for name in TESTS:
-                if not tests[name][0, j]:
-                    failed[name] = _reason(instance, child, placement, name, float(km[0, j]))
-        result.append(PairTests(placement.id, float(km[0, j]), stay, failed))
-    return result
+    stay = table.placement_index.get(current, -1) if current is not None else -1
+    if stay >= 0:  # the only test a stay can fail; _reason words it for supported under 16
+        allowed = stay_allowed(child, instance.placements[stay])
+        pattern[stay] = 0 if allowed else 1 << TESTS.index("type")
+    describe = partial(_reason, instance, child)
+    return [
+        PairTests(placement.id, km, j == stay, FailedTests(FAILING[bits], describe, placement, km))
+        for j, (placement, km, bits) in enumerate(
+            zip(instance.placements, distances[0].tolist(), pattern.tolist(), strict=True)
+        )
+    ]
 
 
 def _reason(instance: Instance, child: Child, placement: Placement, test: str, km: float) -> str:

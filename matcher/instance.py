@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher.domain import (
@@ -62,6 +64,18 @@ class Instance(BaseModel):
     @cached_property
     def placement_by_id(self) -> dict[str, Placement]:
         return {placement.id: placement for placement in self.placements}
+
+    @cached_property
+    def placement_index(self) -> dict[str, int]:
+        """Placement id -> its position in ``placements``."""
+        return {placement.id: k for k, placement in enumerate(self.placements)}
+
+    @cached_property
+    def cost_uplift_matrix(self) -> npt.NDArray[np.int64]:
+        """Every placement's ``cost_uplift`` (pounds per level) as a needs x placements matrix,
+        needs in ``meta.needs`` order: a child's uplift everywhere is its levels times it."""
+        rows = [[p.cost_uplift.get(need, 0) for p in self.placements] for need in self.meta.needs]
+        return np.array(rows, dtype=np.int64).reshape(len(self.meta.needs), len(self.placements))
 
     @cached_property
     def team_by_id(self) -> dict[str, OutreachTeam]:

@@ -96,11 +96,7 @@ class PlanChecker:
         only those children changed, that finds every violation at a fraction of the cost."""
         if not self.read_rows(focus):
             return False
-        occupants = self.check_each_child(focus)
-        if focus is not None:
-            places = {self.rows[c]["placement"] for c in focus}
-            occupants = {p: ours for p, ours in occupants.items() if p in places}
-        self.check_placements(occupants)
+        self.check_placements(self.check_each_child(focus))
         self.check_teams()
         self.check_conflicts_and_siblings()
         self.check_limits()
@@ -141,11 +137,14 @@ class PlanChecker:
         return not self.violations
 
     def check_each_child(self, focus: Collection[str] | None = None) -> dict[str, list[Child]]:
+        """Each child's own rules (only the ``focus`` children's, if given); returns who is at
+        each placement (only at the focus children's placements, if given)."""
         occupants: dict[str, list[Child]] = defaultdict(list)
+        places = {self.rows[c]["placement"] for c in focus or ()} - {None, "home"}
         for child in self.instance.children:
             row = self.rows[child.id]
             if focus is not None and child.id not in focus:
-                if row["placement"] not in (None, "home"):
+                if row["placement"] in places:  # the others' places are not checked
                     occupants[row["placement"]].append(child)
                 continue
             where, team_id = row["placement"], row.get("outreach")
@@ -305,12 +304,9 @@ class PlanChecker:
             a, b = self.rows[conflict.a]["placement"], self.rows[conflict.b]["placement"]
             if a is not None and a != "home" and a == b:
                 self.fail("conflicts", f"{conflict.a} and {conflict.b}", f"both at {a}")
-        members: dict[str, list[str]] = defaultdict(list)
-        for child in self.instance.children:
-            if child.sibling_group is not None:
-                members[child.sibling_group].append(child.id)
+        members = self.instance.sibling_members
         for group in self.instance.sibling_groups:
-            outcomes = {self.rows[m]["placement"] for m in members[group.id]}
+            outcomes = {self.rows[m]["placement"] for m in members.get(group.id, ())}
             if group.together == "required" and len(outcomes) > 1:
                 self.fail(
                     "sibling_groups",
@@ -319,11 +315,12 @@ class PlanChecker:
                 )
 
     def moved(self) -> list[Child]:
+        rows = self.rows
         return [
             c
             for c in self.instance.children
             if c.status in ("settled", "at_risk")
-            and not self.is_stay(c, self.rows[c.id]["placement"])
+            and rows[c.id]["placement"] != c.current_placement  # not a stay (is_stay, inline)
         ]
 
     def check_limits(self) -> None:

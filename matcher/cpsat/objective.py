@@ -10,9 +10,10 @@ contract's objective of the plan. The per-term breakdown is recomputed exactly i
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import numpy as np
+import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from matcher.cpsat.variables import Variables
@@ -59,37 +60,62 @@ def option_costs(
     """Each child's objective coefficient (pence) per option, in ``cands.options`` order: fee,
     uplift, distance, out of area, and the move penalty unless the option is a stay. Placements in
     ``counted_fees`` charge their fee on the count of children beyond the block instead."""
-    weights = instance.policy.weights
-    out_of_area = to_pence(weights.out_of_area)
-    placements = instance.placements
-    column = {p.id: j for j, p in enumerate(placements)}
-    fixed = np.array(
-        [
-            (0 if p.id in counted_fees else to_pence(p.weekly_cost))
-            + (0 if p.in_area else out_of_area)
-            for p in placements
-        ],
-        dtype=np.int64,
-    )
-    needs = list(instance.meta.needs)
-    uplift = np.array([[p.cost_uplift.get(need, 0) for p in placements] for need in needs])
-    uplift = uplift.reshape(len(needs), len(placements)).astype(np.int64)
+    fixed = _fixed_pence(instance, counted_fees)
+    column = instance.placement_index
     costs: dict[str, list[int]] = {}
     for child_id, options in cands.options.items():
-        child = instance.child_by_id[child_id]
         count = len(options)
-        columns = np.fromiter((column[o.placement] for o in options), np.int64, count)
-        km = np.fromiter((o.km for o in options), np.float64, count)
-        stay = np.fromiter((o.stay for o in options), np.bool_, count)
-        levels = np.array([child.needs.get(need, 0) for need in needs], dtype=np.int64)
-        total = (
-            fixed[columns]
-            + PENCE_PER_POUND * (levels @ uplift)[columns]  # whole pounds: exact in pence
-            + rounded_pence(weights.distance_per_km * km)
-            + np.where(stay, 0, move_penalty(instance, child))
-        )
-        costs[child_id] = total.tolist()
+        costs[child_id] = _pair_pence(
+            instance,
+            instance.child_by_id[child_id],
+            fixed,
+            np.fromiter((column[o.placement] for o in options), np.int64, count),
+            np.fromiter((o.km for o in options), np.float64, count),
+            np.fromiter((o.stay for o in options), np.bool_, count),
+        ).tolist()
     return costs
+
+
+def placement_costs(
+    instance: Instance, child: Child, km: Sequence[float], stay: int | None
+) -> list[int]:
+    """``option_costs`` for one child at every placement, eligible or not, in placement order
+    (``km`` to each; ``stay`` the index of its stay, if any), every fee charged per child."""
+    columns = np.arange(len(instance.placements))
+    stays = np.zeros(len(columns), dtype=bool)
+    if stay is not None:
+        stays[stay] = True
+    fixed = _fixed_pence(instance, ())
+    return _pair_pence(instance, child, fixed, columns, np.asarray(km), stays).tolist()
+
+
+def _fixed_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
+    """Each placement's fee (unless in ``counted_fees``) and out-of-area penalty, in pence."""
+    fees = PENCE_PER_POUND * np.array([p.weekly_cost for p in instance.placements], np.int64)
+    if counted_fees:
+        counted = np.array([p.id in counted_fees for p in instance.placements], dtype=bool)
+        fees = np.where(counted, 0, fees)
+    out_of_area = to_pence(instance.policy.weights.out_of_area)
+    in_area = np.array([p.in_area for p in instance.placements], dtype=bool)
+    return fees + np.where(in_area, 0, out_of_area)
+
+
+def _pair_pence(
+    instance: Instance,
+    child: Child,
+    fixed: npt.NDArray[np.int64],
+    columns: npt.NDArray[np.int64],
+    km: npt.NDArray[np.float64],
+    stay: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int64]:
+    """The child's coefficient at the placements ``columns`` (pence)."""
+    levels = np.array([child.needs.get(need, 0) for need in instance.meta.needs], dtype=np.int64)
+    return (
+        fixed[columns]
+        + PENCE_PER_POUND * (levels @ instance.cost_uplift_matrix)[columns]  # whole pounds
+        + rounded_pence(instance.policy.weights.distance_per_km * km)
+        + np.where(stay, 0, move_penalty(instance, child))
+    )
 
 
 def move_penalty(instance: Instance, child: Child) -> int:
