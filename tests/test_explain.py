@@ -303,3 +303,35 @@ def test_local_re_solves_bound_the_exact_values_from_the_right_side() -> None:
         assert nearby is not None
         if nearby.objective is not None:
             assert nearby.objective >= whole.objective - 0.01
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_the_distance_limit_is_worth_the_cheaper_place_just_beyond_it(
+    local: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """U may go 10 km: NEAR (5 km, £900) rather than FAR (12 km, £100). Five more km let it take
+    FAR, saving £800 less the extra distance cost. On a large model (``local``) the re-solve
+    frees only the children nearby, and here that is everyone, so the value is the same."""
+    import matcher.explain as explain_module
+    from matcher.eligibility import haversine_km
+
+    if local:
+        monkeypatch.setattr(explain_module, "LARGE_MODEL_PAIRS", 0)
+    near = {"lat": 52.6 + 5 / 111.2, "lon": -1.2}
+    far = {"lat": 52.6 - 12 / 111.2, "lon": -1.2}
+    data = instance(
+        [child("U")],
+        [place("NEAR", cost=900, location=near), place("FAR", cost=100, location=far)],
+        policy={"max_distance_km": 10},
+    )
+    km = {
+        name: float(haversine_km(52.6, -1.2, spot["lat"], spot["lon"]))
+        for name, spot in (("NEAR", near), ("FAR", far))
+    }
+    saving = 800 - 5 * (round(km["FAR"] * 100) - round(km["NEAR"] * 100)) / 100
+    binding = explained(data).plans[0].explanations["binding"]
+    method = "re-solve nearby (at least)" if local else "re-solve (exact)"
+    assert [(b["family"], b["limit"], b["step"], b["method"]) for b in binding] == [
+        ("max_distance", 10.0, 5, method)
+    ]
+    assert binding[0]["saving"] == pytest.approx(saving, abs=0.02)

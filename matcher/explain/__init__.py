@@ -37,8 +37,8 @@ class ExplainSettings:
     per_solve: float = 5.0
     alternatives: int = 3
     forced: int = 3
-    """Alternatives per child that get a forced re-solve (one on large instances, where each
-    re-solve takes seconds)."""
+    """Alternatives per child that get a forced re-solve, in rounds: every child's first before
+    any child's second, so time running out leaves no child without one."""
     binding_share: float = 0.3
     """Share of the time for binding constraints; the children get the rest."""
 
@@ -80,15 +80,17 @@ def explain(
         best,
         resolver,
         settings.alternatives,
-        settings.forced if model_cands is cands else min(settings.forced, 1),
         started + settings.time_limit,
     )
     order = sorted(best.assignments, key=lambda a: (ACTION_ORDER[a.action], a.child))
-    # Two passes: every child's alternatives and reasons first (cheap), then forced re-solves
-    # while time lasts, unplaced and changing children first, so on large instances no child
-    # goes unexplained for want of re-solves spent on others.
-    first = {a.child: explainer.explain(a.child, forced=False) for a in order}
-    children = {child: explainer.with_forced(e).to_dict() for child, e in first.items()}
+    # Every child's alternatives and reasons first (cheap), then forced re-solves in rounds while
+    # time lasts (each child's first eligible alternative, then each one's second, ...), unplaced
+    # and changing children first, so on large instances no child goes unexplained, or without
+    # a forced cost, for want of re-solves spent on others.
+    explanations = {a.child: explainer.explain(a.child) for a in order}
+    for _ in range(settings.forced):
+        explanations = {child: explainer.with_forced(e) for child, e in explanations.items()}
+    children = {child: e.to_dict() for child, e in explanations.items()}
     explained = {
         "scope": "whole model" if model_cands is cands else "shortlist",
         "binding": [_binding_dict(b) for b in bindings],

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from matcher.bounds import capacity_bound
-from matcher.eligibility import candidates
+from matcher.eligibility import Candidates, Option, candidates
 from matcher.explain.whatif import Resolved, Resolver
 from matcher.instance import Instance
 from matcher.plans import HOME, Plan
@@ -186,23 +186,42 @@ def _binding(
 
 
 def _distance(instance: Instance, plan: Plan, resolver: Resolver, deadline: float) -> list[Binding]:
-    """The policy distance limit, by a re-solve of the instance with it raised."""
+    """The policy distance limit, by a re-solve with it raised: of the whole model, or, for a
+    local resolver, of the children nearby who gain the most from the longer limit."""
     cap = instance.policy.max_distance_km
     if cap is None or time.perf_counter() >= deadline or stop_requested():
         return []
     policy = instance.policy.model_copy(update={"max_distance_km": cap + DISTANCE_STEP_KM})
     wider = instance.model_copy(update={"policy": policy})
     wider_cands = candidates(wider)
-    if sum(map(len, wider_cands.options.values())) == sum(
-        map(len, resolver.cands.options.values())
-    ):
+    gained = _gained(resolver.eligible, wider_cands)
+    if not gained:
         return []
-    outcomes = {a.child: plan.outcomes()[a.child] for a in plan.assignments}
-    other = Resolver(
-        wider, wider_cands, outcomes, resolver.settings, resolver.per_solve, resolver.base_proven
-    )
-    resolved = other.resolve()
+    if resolver.local:
+        resolved = resolver.widen(gained)
+    else:
+        outcomes = {a.child: plan.outcomes()[a.child] for a in plan.assignments}
+        other = Resolver(
+            wider,
+            wider_cands,
+            outcomes,
+            resolver.settings,
+            resolver.per_solve,
+            resolver.base_proven,
+        )
+        resolved = other.resolve()
     binding = _binding(
         "max_distance", "policy", cap, DISTANCE_STEP_KM, "km", plan, resolved, resolver.base_proven
     )
     return [] if binding is None else [binding]
+
+
+def _gained(eligible: Candidates, wider: Candidates) -> dict[str, list[Option]]:
+    """Each child's options under ``wider`` that ``eligible`` does not have."""
+    gained = {}
+    for child, options in wider.options.items():
+        have = {o.placement for o in eligible.options.get(child, [])}
+        new = [o for o in options if o.placement not in have]
+        if new:
+            gained[child] = new
+    return gained

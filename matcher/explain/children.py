@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from matcher.cpsat.objective import option_costs
+from matcher.cpsat.objective import placement_costs
 from matcher.domain import Child
 from matcher.eligibility import (
     TESTS,
@@ -114,9 +114,9 @@ class ChildExplanation:
 
 
 class ChildExplainer:
-    """Explains children's outcomes in one plan: ``alternatives`` per child, the first ``forced``
-    eligible ones with a forced re-solve. Work stops at ``deadline`` (``time.perf_counter()``);
-    children after it get a one-line summary only."""
+    """Explains children's outcomes in one plan: ``alternatives`` per child, then (``with_forced``)
+    forced re-solves for the eligible ones, one at a time. Work stops at ``deadline``
+    (``time.perf_counter()``); children after it get a one-line summary only."""
 
     def __init__(
         self,
@@ -125,12 +125,10 @@ class ChildExplainer:
         plan: Plan,
         resolver: Resolver | None,
         alternatives: int,
-        forced: int,
         deadline: float,
     ) -> None:
         self.instance, self.cands, self.plan = instance, cands, plan
         self.resolver, self.alternatives, self.deadline = resolver, alternatives, deadline
-        self.forced_per_child, self.forced_left = forced, forced
         self.table = PairTable(instance)
         self.rows = [
             {"child": a.child, "placement": a.placement, "outreach": a.outreach}
@@ -146,15 +144,13 @@ class ChildExplainer:
     def time_left(self) -> bool:
         return time.perf_counter() < self.deadline and not stop_requested()
 
-    def explain(self, child_id: str, forced: bool = True) -> ChildExplanation:
-        """The child's outcome, alternatives and reasons; with ``forced``, forced re-solves for
-        the first eligible alternatives too (else ``with_forced`` adds them later)."""
+    def explain(self, child_id: str) -> ChildExplanation:
+        """The child's outcome, alternatives and reasons (``with_forced`` adds forced costs)."""
         row = self.assignment[child_id]
         if not self.time_left():
             outcome = row.placement or "unplaced"
             summary = f"{row.action} ({outcome}); not explained further within the time given"
             return ChildExplanation(child_id, outcome, row.action, None, summary, [])
-        self.forced_left = self.forced_per_child if forced else 0
         tests = pair_tests(self.instance, child_id, self.table)
         costs = self._pair_costs(child_id, tests)
         outcome = row.placement or "unplaced"
@@ -178,23 +174,23 @@ class ChildExplainer:
         )
 
     def with_forced(self, explanation: ChildExplanation) -> ChildExplanation:
-        """``explanation`` with forced re-solves for its first eligible alternatives that have
-        none yet (an ineligible one already says why in ``forced_method``)."""
-        self.forced_left = self.forced_per_child
-        alternatives = []
-        for alternative in explanation.alternatives:
+        """``explanation`` with a forced re-solve for its first eligible alternative that has
+        none yet (an ineligible one already says why in ``forced_method``), if time allows."""
+        alternatives = list(explanation.alternatives)
+        for k, alternative in enumerate(alternatives):
             if alternative.forced_change is None and alternative.forced_method is None:
                 change, method = self._forced(explanation.child, alternative.placement)
-                alternative = replace(alternative, forced_change=change, forced_method=method)
-            alternatives.append(alternative)
+                alternatives[k] = replace(alternative, forced_change=change, forced_method=method)
+                break
         return replace(explanation, alternatives=alternatives)
 
     # -- alternatives --------------------------------------------------------------------------
 
     def _pair_costs(self, child_id: str, tests: list[PairTests]) -> dict[str, float]:
         """Every placement's pair cost for the child (pounds), eligible or not."""
-        options = [Option(child_id, t.placement, t.km, t.stay, None) for t in tests]
-        pence = option_costs(self.instance, Candidates({child_id: options}, {}), ())[child_id]
+        stay = next((k for k, t in enumerate(tests) if t.stay), None)
+        child = self.instance.child_by_id[child_id]
+        pence = placement_costs(self.instance, child, [t.km for t in tests], stay)
         return {t.placement: to_pounds(cost) for t, cost in zip(tests, pence, strict=True)}
 
     def _better_looking(
@@ -213,8 +209,9 @@ class ChildExplainer:
         chosen = cheaper[: self.alternatives]
         if len(chosen) < self.alternatives and placement not in (None, HOME):
             here = next(t.km for t in tests if t.placement == placement)
+            taken = {t.placement for t in chosen}
             closer = sorted(
-                (t for t in others if t.km < here and t not in chosen),
+                (t for t in others if t.km < here and t.placement not in taken),
                 key=lambda t: (t.km, t.placement),
             )
             chosen += closer[: self.alternatives - len(chosen)]
@@ -244,7 +241,6 @@ class ChildExplainer:
                     reasons.append(
                         Reason("cost", "possible, but the plan is cheaper as a whole without it")
                     )
-                forced = self._forced(child_id, test.placement)
             else:
                 reasons.append(Reason("unexplained", "not checked within the time given"))
         else:
@@ -276,9 +272,8 @@ class ChildExplainer:
         return self.instance.team_by_id[team].capacity
 
     def _forced(self, child_id: str, placement: str) -> tuple[float | None, str | None]:
-        if self.resolver is None or not self.time_left() or self.forced_left <= 0:
+        if self.resolver is None or not self.time_left():
             return None, None
-        self.forced_left -= 1
         resolved = self.resolver.force(child_id, placement)
         if resolved is None:
             return None, "not possible: not in the model"

@@ -151,6 +151,21 @@ class Resolver:
         with _domain(self.pm.model.proto.variables[var.index].domain, [1, 1]):
             return self.resolve()
 
+    def widen(self, gained: dict[str, list[Option]]) -> Resolved:
+        """The best plan, only children nearby free to change, if the children in ``gained``
+        could also take those options (a longer distance limit allows them): the half of
+        ``LOCAL_CHILDREN`` whose cheapest new option saves most against the plan, and then
+        those at or able to use its placement."""
+        new_costs = option_costs(self.instance, Candidates(gained, {}), ())
+        at = {c: self.plan[c].placement for c in gained}
+        planned = {c: [o for o in self.eligible.options[c] if o.placement == at[c]] for c in gained}
+        old_costs = option_costs(self.instance, Candidates(planned, {}), ())
+        saving = {c: min(old_costs[c], default=float("inf")) - min(new_costs[c]) for c in gained}
+        chosen = sorted(gained, key=lambda c: (-saving[c], c))[: LOCAL_CHILDREN // 2]
+        cheapest = {c: min(zip(new_costs[c], gained[c], strict=True))[1].placement for c in chosen}
+        free = set(chosen) | self._nearby(set(cheapest.values()))
+        return self._local(free, extra={c: gained[c] for c in chosen})
+
     def resolve(self) -> Resolved:
         """The best plan of the whole model as it stands, from the plan."""
         self.solves += 1
@@ -167,12 +182,16 @@ class Resolver:
         *,
         raise_limit: tuple[Key, int] | None = None,
         force: Option | None = None,
+        extra: dict[str, list[Option]] | None = None,
     ) -> Resolved:
         """The best plan in which only ``free`` (and their siblings, and a forced child's conflict
         partners) may change: exact for the neighbourhood, a bound for the plan. A forced option
-        joins the child's options if the shortlist left it out."""
+        joins the child's options if the shortlist left it out; so do ``extra`` options."""
         self.solves += 1
         cands = self.cands
+        if extra is not None:
+            more = {c: [*cands.options[c], *options] for c, options in extra.items()}
+            cands = Candidates(cands.options | more, cands.home_teams)
         if force is not None:
             free |= _partners(self.instance, force.child)
             own = cands.options[force.child]
