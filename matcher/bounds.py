@@ -28,13 +28,20 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from matcher.cpsat.objective import fees_on_count, move_penalty, option_costs
+from matcher.cpsat.objective import fees_on_count, move_penalty, option_pence
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.units import to_pence
 
 ITERATIONS = 300
-"""Subgradient steps. On the county instance (287k pairs) 300 steps take ~1 s."""
+"""Subgradient steps, at most. On the county instance (287k pairs) 300 steps take ~1 s."""
+
+PAIR_STEPS = 90_000_000
+"""Pairs x steps the subgradient may take: fewer steps on bigger models (a step is ~60 ms on the
+5,000-child instance's 5M pairs, so 300 would take 19 s; it gets 30). A count, not a clock, so
+the prices, and the plans they shape, repeat."""
+
+MIN_ITERATIONS = 30
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class _Relaxation:
 
     def __init__(self, instance: Instance, cands: Candidates) -> None:
         counted = fees_on_count(instance)
-        costs = option_costs(instance, cands, counted)
+        costs = dict(option_pence(instance, cands, counted))
         team_fee = {t.id: to_pence(t.weekly_cost) for t in instance.outreach_teams}
         self.placement_ids = [p.id for p in instance.placements]
         index = instance.placement_index
@@ -74,13 +81,13 @@ class _Relaxation:
             alternative.append(unplaced)
             options = cands.options[child.id]
             places = np.fromiter((index[o.placement] for o in options), np.int64, len(options))
-            fees = [0 if o.teams is None else cheapest_team(o.teams) for o in options]
+            fees = [0 if teams is None else cheapest_team(teams) for *_, teams in options]
             # a child must leave an ending placement
             ending = index[child.current_placement] if child.status == "ending" else -1
             kept = places != ending
             child_of.append(np.full(int(kept.sum()), k))
             place_of.append(places[kept])
-            cost_of.append((np.array(costs[child.id]) + np.array(fees, dtype=np.int64))[kept])
+            cost_of.append((costs[child.id] + np.array(fees, dtype=np.int64))[kept])
         self.child_of = np.concatenate([np.zeros(0, np.int64), *child_of])
         counts = np.bincount(self.child_of, minlength=len(instance.children))
         self.with_options = np.flatnonzero(counts)
@@ -138,15 +145,16 @@ class _Relaxation:
 def capacity_bound(
     instance: Instance, cands: Candidates, target: float | None = None
 ) -> CapacityBound:
-    """The bed relaxation's exact value, and bed prices from ``ITERATIONS``
-    subgradient steps (Polyak steps towards ``target``, the objective of a known plan, when
-    given)."""
+    """The bed relaxation's exact value, and bed prices from up to ``ITERATIONS`` subgradient
+    steps (fewer on big models, ``PAIR_STEPS``; Polyak steps towards ``target``, the objective
+    of a known plan, when given)."""
     relaxation = _Relaxation(instance, cands)
     exact = relaxation.flow()
     prices = np.zeros(len(relaxation.free))
     best_value, best_prices = -math.inf, prices
     scale, stalled = 2.0, 0
-    for _ in range(ITERATIONS):
+    steps = max(MIN_ITERATIONS, min(ITERATIONS, PAIR_STEPS // max(len(relaxation.cost), 1)))
+    for _ in range(steps):
         value, taken = relaxation.evaluate(prices)
         if value > best_value + 1e-6:
             best_value, best_prices, stalled = value, prices, 0

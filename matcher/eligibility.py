@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from matcher.domain import SUPPORTED_MIN_AGE, Child, Placement
 from matcher.instance import Instance
+from matcher.resources import collector_paused
 
 EARTH_RADIUS_KM = 6371.0
 HOME = "home"
@@ -160,19 +161,23 @@ class PairTable:
         )
         return dict(zip(TESTS, masks, strict=True))
 
-    def uplift_teams(self, rows: slice) -> dict[str, BoolArray]:
-        """Per team, the pairs whose need deficits that team's uplift covers."""
-        instance = self.instance
+    def uplift_teams(self, rows: slice) -> BoolArray:
+        """Teams x children (rows) x placements: the pairs whose need deficits each team's
+        uplift covers (worked out once per distinct needs-and-uplift: teams share them)."""
         deficit = np.maximum(self.child_needs[rows, None, :] - self.place_meets[None, :, :], 0)
-        result = {}
-        for team in instance.outreach_teams:
+        kinds: dict[tuple[tuple[bool, ...], int], BoolArray] = {}
+        result = []
+        for team in self.instance.outreach_teams:
             covered = np.zeros(len(self.need_index), dtype=bool)
             for need in team.needs or self.need_index:
                 covered[self.need_index[need]] = True
-            outside = (deficit[:, :, ~covered] == 0).all(axis=2)
-            inside = (deficit[:, :, covered] <= team.uplift).all(axis=2)
-            result[team.id] = outside & inside
-        return result
+            kind = (tuple(covered.tolist()), team.uplift)
+            if kind not in kinds:
+                outside = (deficit[:, :, ~covered] == 0).all(axis=2)
+                kinds[kind] = outside & (deficit[:, :, covered] <= team.uplift).all(axis=2)
+            result.append(kinds[kind])
+        shape = (0, *deficit.shape[:2])
+        return np.stack(result) if result else np.zeros(shape, dtype=bool)
 
 
 def _blocks(count: int) -> Iterator[slice]:
@@ -195,33 +200,31 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
     table = PairTable(instance)
     covers, covers_home = _coverage(instance, table)
     teams = [team.id for team in instance.outreach_teams]
-    place_cover = {
-        team: np.array([pid in covers[team] for pid in table.placement_ids], dtype=bool)
-        for team in teams
-    }
-    covering = [
-        tuple(t for t in teams if place_cover[t][j]) for j in range(len(table.placement_ids))
-    ]
+    place_cover = np.array(
+        [[pid in covers[team] for pid in table.placement_ids] for team in teams], dtype=bool
+    ).reshape(len(teams), len(table.placement_ids))
+    covering = [tuple(compress(teams, column)) for column in place_cover.T.tolist()]
     options: dict[str, list[Option]] = {}
-    for rows in _blocks(len(instance.children)):
-        km = table.distances(rows)
-        tests = table.tests(rows, km)
-        without_needs = np.logical_and.reduce([m for name, m in tests.items() if name != "needs"])
-        passed = without_needs & tests["needs"]
-        uplift = table.uplift_teams(rows)
-        for i, child in enumerate(instance.children[rows]):
-            enabling = {
-                team: uplift[team][i] & place_cover[team] & without_needs[i] & ~passed[i]
-                for team in teams
-            }
-            options[child.id] = _child_options(
-                table,
-                child,
-                km[i],
-                passed[i] if check_eligibility else np.ones_like(passed[i]),
-                enabling,
-                covering,
+    with collector_paused():
+        for rows in _blocks(len(instance.children)):
+            km = table.distances(rows)
+            tests = table.tests(rows, km)
+            without_needs = np.logical_and.reduce(
+                [m for name, m in tests.items() if name != "needs"]
             )
+            passed = without_needs & tests["needs"]
+            # teams x children x placements: a team's slot would make the pair eligible
+            enabling = table.uplift_teams(rows) & place_cover[:, None, :]
+            enabling &= (without_needs & ~passed)[None, :, :]
+            for i, child in enumerate(instance.children[rows]):
+                options[child.id] = _child_options(
+                    table,
+                    child,
+                    km[i],
+                    passed[i] if check_eligibility else np.ones_like(passed[i]),
+                    (teams, enabling[:, i, :]),
+                    covering,
+                )
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])
         for c in instance.children
@@ -235,19 +238,19 @@ def _child_options(
     child: Child,
     km: FloatArray,
     passed: BoolArray,
-    enabling: dict[str, BoolArray],
+    enabling: tuple[list[str], BoolArray],
     covering: list[tuple[str, ...]],
 ) -> list[Option]:
     """The child's options in placement order: stays, plain passes, and passes by outreach uplift.
 
+    ``enabling`` names the teams and, per team, the placements its slot would make eligible;
     ``covering[j]`` lists the teams whose radius covers placement j.
     """
     placements = table.instance.placements
     current = child.current_placement if child.status in ("settled", "at_risk") else None
     stay_index = table.placement_index.get(current) if current is not None else None
-    by_uplift = np.zeros_like(passed)
-    for mask in enabling.values():
-        by_uplift |= mask
+    names, serves = enabling
+    by_uplift = serves.any(axis=0)
     chosen = passed | by_uplift
     if stay_index is not None:
         chosen[stay_index] = stay_allowed(child, placements[stay_index])
@@ -261,8 +264,7 @@ def _child_options(
         teams = [None] * len(columns)
     uplifted = np.flatnonzero(by_uplift[indices])
     if uplifted.size:  # only a team whose uplift covers the deficit will do (4.8)
-        names = list(enabling)
-        serving = np.stack(list(enabling.values()))[:, indices[uplifted]].T.tolist()
+        serving = serves[:, indices[uplifted]].T.tolist()
         for k, row in zip(uplifted.tolist(), serving, strict=True):
             teams[k] = tuple(compress(names, row))
     ids, child_id = table.placement_ids, child.id

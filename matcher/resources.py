@@ -1,4 +1,5 @@
-"""The memory guard: refuse, before building it, a model that would not fit in memory.
+"""The memory guard: refuse, before building it, a model that would not fit in memory; and
+``collector_paused`` for building millions of long-lived objects.
 
 The estimate has three parts, fitted to peaks measured on generated county instances (see
 ``benchmarks/README.md``): the options themselves (every eligible child-placement pair), and
@@ -14,7 +15,10 @@ instance is refused only when even that would not fit.
 
 from __future__ import annotations
 
+import gc
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from matcher.exceptions import MatcherError
@@ -81,3 +85,17 @@ def check_memory(name: str, children: int, pairs: int, whole_model: bool) -> Non
         f"{needed / GIB:.1f} GiB of memory and {available / GIB:.1f} GiB is available: free "
         "memory, narrow the options (a policy or child max_distance_km), or split the instance"
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many objects that stay alive are made: its
+    repeated full scans of the growing heap would free nothing (options for 5,000 children:
+    31.5 s with it, 23 s without; ~0.8 s of an 8 s county model build)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -30,16 +30,16 @@ follows, and, when time allows, a search of the whole model. Plans 2..K use shor
 from __future__ import annotations
 
 import functools
-import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from matcher.bounds import capacity_bound
 from matcher.cpsat import PlacementModel, build_model
-from matcher.cpsat.objective import fees_on_count, option_costs
+from matcher.cpsat.objective import fees_on_count, option_pence
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
@@ -99,10 +99,12 @@ FINISH_S = 1.0
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
 without it)."""
 
-PREAMBLE_S_PER_PAIR = 14e-6
-"""Seconds per option pair a large model's plan 1 spends before neighbourhood search (options,
-the greedy plan, the bound, the shortlist: ~3.5 s on county's 287k pairs). Reproducible mode
-takes it from plan 1's share of the time limit to count its steps without reading the clock."""
+PREAMBLE_S = 2.0
+PREAMBLE_S_PER_PAIR = 7e-6
+"""What a large model's plan 1 spends before neighbourhood search (options, the greedy plan, the
+bound, the shortlist, the search's own set-up): ``PREAMBLE_S`` + this per option pair, ~4 s on
+county's 287k pairs and ~37 s on a 5,000-child instance's 5M. Reproducible mode takes it from
+plan 1's share of the time limit to count its steps without reading the clock."""
 
 BOUND_MIN_S = 3.0
 """Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
@@ -118,18 +120,20 @@ def shortlist(
     """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
     the plans in ``keep`` (the starting plan, earlier ranked plans); with bed ``prices`` (pence,
     ``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost plus price."""
-    costs = option_costs(instance, cands, fees_on_count(instance))
+    costs = option_pence(instance, cands, fees_on_count(instance))
+    column = instance.placement_index
+    price = None if prices is None else np.array([prices[p.id] for p in instance.placements])
     options = {}
-    for child, child_options in cands.options.items():
+    for child, pence in costs:
+        child_options = cands.options[child]
         wanted = {plan[child].placement for plan in keep if child in plan}
-        ranked = sorted(zip(costs[child], range(len(child_options)), strict=True))
-        chosen = {k for _, k in ranked[:SHORTLIST_SIZE]}
-        if prices is not None:
-            priced = heapq.nsmallest(
-                SHORTLIST_PRICED,
-                ((cost + prices[child_options[k].placement], k) for cost, k in ranked),
-            )
-            chosen |= {k for _, k in priced}
+        # stable sorts: ties go to the earlier option, so the shortlist repeats
+        chosen = set(np.argsort(pence, kind="stable")[:SHORTLIST_SIZE].tolist())
+        if price is not None:
+            count = len(child_options)
+            at = np.fromiter((column[o.placement] for o in child_options), np.int64, count)
+            priced = np.argsort(pence + price[at], kind="stable")[:SHORTLIST_PRICED]
+            chosen |= set(priced.tolist())
         chosen |= {
             k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
         }
@@ -348,8 +352,8 @@ def _search_large(
     left = deadline - run.elapsed()
     seconds = (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
     if reproducible:  # a step count from the time limit, not the clock, so the run repeats
-        seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S_PER_PAIR * run.pairs
-        seconds -= FINISH_S
+        seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
+        seconds -= PREAMBLE_S_PER_PAIR * run.pairs
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist

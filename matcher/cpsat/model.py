@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -14,6 +12,7 @@ from matcher.cpsat.objective import minimize
 from matcher.cpsat.variables import Variables, add_variables
 from matcher.eligibility import Candidates, candidates
 from matcher.instance import Instance
+from matcher.resources import collector_paused
 
 
 @dataclass
@@ -47,7 +46,7 @@ def build_model(
     unknown = set(families) - set(FAMILY_NAMES)
     if unknown:
         raise ValueError(f"unknown constraint families: {sorted(unknown)}")
-    with _collector_paused():
+    with collector_paused():
         if cands is None:
             cands = candidates(instance, check_eligibility="eligibility" in families)
         model = cp_model.CpModel()
@@ -60,16 +59,3 @@ def build_model(
     return PlacementModel(
         model, instance, cands, variables, tuple(families), context.limits, context.guards
     )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while ~10^5-10^6 objects that stay alive are made:
-    its repeated full scans cost ~0.8 s of an 8 s county build and would free nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

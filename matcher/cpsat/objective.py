@@ -10,7 +10,7 @@ contract's objective of the plan. The per-term breakdown is recomputed exactly i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -60,20 +60,23 @@ def option_costs(
     """Each child's objective coefficient (pence) per option, in ``cands.options`` order: fee,
     uplift, distance, out of area, and the move penalty unless the option is a stay. Placements in
     ``counted_fees`` charge their fee on the count of children beyond the block instead."""
+    return {child: pence.tolist() for child, pence in option_pence(instance, cands, counted_fees)}
+
+
+def option_pence(
+    instance: Instance, cands: Candidates, counted_fees: Collection[str]
+) -> Iterator[tuple[str, npt.NDArray[np.int64]]]:
+    """``option_costs`` as one array per child, child by child (for array work on millions of
+    pairs)."""
     fixed = _fixed_pence(instance, counted_fees)
     column = instance.placement_index
-    costs: dict[str, list[int]] = {}
     for child_id, options in cands.options.items():
         count = len(options)
-        costs[child_id] = _pair_pence(
-            instance,
-            instance.child_by_id[child_id],
-            fixed,
-            np.fromiter((column[o.placement] for o in options), np.int64, count),
-            np.fromiter((o.km for o in options), np.float64, count),
-            np.fromiter((o.stay for o in options), np.bool_, count),
-        ).tolist()
-    return costs
+        columns = np.fromiter((column[o.placement] for o in options), np.int64, count)
+        km = np.fromiter((o.km for o in options), np.float64, count)
+        stays = np.fromiter((o.stay for o in options), np.bool_, count)
+        child = instance.child_by_id[child_id]
+        yield child_id, _pair_pence(instance, child, fixed, columns, km, stays)
 
 
 def placement_costs(
