@@ -280,3 +280,11 @@ def test_the_ruled_out_extension_round_trips_and_checks_its_references(tmp_path:
         [problem] = caught.value.problems
         assert (problem.record, problem.field) == ("child B", "ruled_out")
         assert message in problem.message
+
+
+def test_the_generator_remakes_the_shipped_county_instance() -> None:
+    """Same shape, size and seed, same instance: the shipped ``county-300.json`` was made by
+    ``generate --shape county --children 300 --seed 11``, and speeding the generator up must not
+    change what it makes."""
+    shipped = read_instance(ROOT / "instances" / "county-300.json")
+    assert generate("county", 300, 11) == shipped
