@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from matcher.domain import SUPPORTED_MIN_AGE, Child, Placement
 from matcher.instance import Instance
-from matcher.resources import collector_paused
+from matcher.resources import check_options_fit, collector_paused
 
 EARTH_RADIUS_KM = 6371.0
 HOME = "home"
@@ -205,6 +205,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
     ).reshape(len(teams), len(table.placement_ids))
     covering = [tuple(compress(teams, column)) for column in place_cover.T.tolist()]
     options: dict[str, list[Option]] = {}
+    pairs = 0
     with collector_paused():
         for rows in _blocks(len(instance.children)):
             km = table.distances(rows)
@@ -225,6 +226,8 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
                     (teams, enabling[:, i, :]),
                     covering,
                 )
+                pairs += len(options[child.id])
+            check_options_fit(instance.meta.name, len(instance.children), rows.stop, pairs)
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])
         for c in instance.children

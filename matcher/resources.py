@@ -87,6 +87,23 @@ def check_memory(name: str, children: int, pairs: int, whole_model: bool) -> Non
     )
 
 
+def check_options_fit(name: str, children: int, done: int, pairs: int) -> None:
+    """Raise ModelTooLargeError if the options alone would not fit: ``pairs`` found for the
+    first ``done`` of ``children`` children, projected to all of them. Called while options are
+    built, so a 20,000-child instance (~225M pairs) is refused instead of exhausting memory."""
+    available = available_bytes()
+    projected = pairs * children // max(done, 1)
+    needed = BASE_BYTES + projected * OPTION_BYTES
+    if available is None or needed <= available:
+        return
+    raise ModelTooLargeError(
+        f"instance {name}: {projected:,} eligible child-placement pairs (projected from the "
+        f"first {done:,} of {children:,} children) need about {needed / GIB:.1f} GiB of memory "
+        f"for their options alone and {available / GIB:.1f} GiB is available: free memory, "
+        "narrow the options (a policy or child max_distance_km), or split the instance"
+    )
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while many objects that stay alive are made: its

@@ -70,10 +70,11 @@ def test_the_memory_guard_refuses_a_model_that_would_not_fit(
     assert needed_bytes(1200, 287_465, whole_model=True) >= 1.8 * resources.GIB
     assert needed_bytes(1200, 287_465, whole_model=False) >= 730 * 1024**2
     assert needed_bytes(5000, 4_992_848, whole_model=False) >= 1428 * 1024**2
-    monkeypatch.setattr(resources, "available_bytes", lambda: 200 * 1024**2)
+    # small.json's 814 options fit in 652 MiB (650 + 0.2), its whole model (~655 MiB) does not
+    monkeypatch.setattr(resources, "available_bytes", lambda: 652 * 1024**2)
     assert not resources.fits_in_memory(60, 1000, whole_model=True)
     small = read_instance(ROOT / "instances/small.json")
-    with pytest.raises(ModelTooLargeError, match="GiB of memory and 0.2 GiB is available"):
+    with pytest.raises(ModelTooLargeError, match="GiB of memory and 0.6 GiB is available"):
         solve(small, SolveSettings(time_limit=5))
     out = tmp_path / "plan.json"
     result = CliRunner().invoke(
@@ -81,6 +82,19 @@ def test_the_memory_guard_refuses_a_model_that_would_not_fit(
     )
     assert result.exit_code == 2 and "eligible child-placement pairs need about" in result.stderr
     assert not out.exists()
+
+
+def test_options_that_would_not_fit_are_refused_while_they_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With room for ~50k options, county's 287k are refused after the first block of 256
+    children, from the pairs found so far (a 20,000-child instance has ~225M, which would
+    exhaust memory before the model's own check)."""
+    monkeypatch.setattr(resources, "available_bytes", lambda: resources.BASE_BYTES + 10 * 1024**2)
+    county = read_instance(COUNTY)
+    with pytest.raises(ModelTooLargeError, match="projected from the first 256 of 1,200 children"):
+        candidates(county)
+    assert sum(map(len, candidates(read_instance(ROOT / "instances/small.json")).options.values()))
 
 
 @pytest.mark.parametrize(("instance", "limit"), [("small.json", "20"), ("tight-small.json", "3")])
