@@ -5,8 +5,8 @@ The estimate has three parts, fitted to peaks measured on generated county insta
 ``benchmarks/README.md``): the options themselves (every eligible child-placement pair), and
 either the whole CP-SAT model (every pair a variable with its share of the constraints) or, for
 large instances, the shortlist models (about ``SHORTLIST_OPTIONS`` pairs a child). Available
-memory is the least of the kernel's MemAvailable, the cgroup's limit and the process's
-address-space limit.
+memory is the least of the kernel's MemAvailable (plus what this process holds), the cgroup's
+limit and the process's address-space limit.
 
 A large instance in fast mode searches the whole model only when it fits
 (``fits_in_memory``); otherwise it keeps to shortlists, as reproducible mode always does. An
@@ -27,9 +27,10 @@ GIB = 1024**3
 BASE_BYTES = 650 * 1024**2
 """Python, OR-Tools, pandas, the instance, and the models' fixed parts (fitted so the county
 instance's shortlist peak, 730 MiB, is covered)."""
-OPTION_BYTES = 200
-"""One eligible pair as an option, and its share of the capacity bound's arrays (5,000-child
-county instance: 1.15 GiB after building 5.0M options; 1.43 GiB peak in reproducible mode)."""
+OPTION_BYTES = 400
+"""One eligible pair as an option, with its share of the arrays built beside it (5,000-child
+county instance: 1.15 GiB after building 5.0M options, 2.0-3.4 GiB peak solving; 20,000
+children: 6.9 GiB after 12M of ~80M options, and 24 GiB, the machine's all, at 200 a pair)."""
 MODEL_BYTES_PER_PAIR = 5_500
 """One pair in a CP-SAT model with its constraints (county, whole model, fast mode: 1.8 GiB
 peak for 287,465 pairs)."""
@@ -49,12 +50,14 @@ def needed_bytes(children: int, pairs: int, whole_model: bool) -> int:
 
 
 def available_bytes() -> int | None:
-    """Memory this process may still use, or None if nothing says."""
+    """Memory this process may use in all, what it holds already included (the estimates are
+    of whole-process peaks), or None if nothing says: the kernel's MemAvailable plus this
+    process's resident memory, the cgroup's limit, the address-space limit."""
     limits = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                limits.append(int(line.split()[1]) * 1024)
+                limits.append(int(line.split()[1]) * 1024 + _resident_bytes())
     except OSError:
         pass
     try:
@@ -69,39 +72,48 @@ def available_bytes() -> int | None:
     return min(limits) if limits else None
 
 
+def _resident_bytes() -> int:
+    """This process's resident memory now (0 where /proc does not say)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def fits_in_memory(children: int, pairs: int, whole_model: bool) -> bool:
     available = available_bytes()
     return available is None or needed_bytes(children, pairs, whole_model) <= available
 
 
-def check_memory(name: str, children: int, pairs: int, whole_model: bool) -> None:
-    """Raise ModelTooLargeError, with figures and what to do, if the model would not fit."""
+def check_memory(
+    name: str, children: int, pairs: int, whole_model: bool, done: int | None = None
+) -> None:
+    """Raise ModelTooLargeError, with figures and what to do, if the model would not fit.
+    ``pairs`` may be projected from the first ``done`` children (``check_options_fit``)."""
     available = available_bytes()
     needed = needed_bytes(children, pairs, whole_model)
     if available is None or needed <= available:
         return
+    projected = "" if done is None else f" (projected from the first {done:,} of {children:,})"
     raise ModelTooLargeError(
-        f"instance {name}: {pairs:,} eligible child-placement pairs need about "
+        f"instance {name}: {pairs:,} eligible child-placement pairs{projected} need about "
         f"{needed / GIB:.1f} GiB of memory and {available / GIB:.1f} GiB is available: free "
         "memory, narrow the options (a policy or child max_distance_km), or split the instance"
     )
 
 
 def check_options_fit(name: str, children: int, done: int, pairs: int) -> None:
-    """Raise ModelTooLargeError if the options alone would not fit: ``pairs`` found for the
-    first ``done`` of ``children`` children, projected to all of them. Called while options are
-    built, so a 20,000-child instance (~225M pairs) is refused instead of exhausting memory."""
-    available = available_bytes()
-    projected = pairs * children // max(done, 1)
-    needed = BASE_BYTES + projected * OPTION_BYTES
-    if available is None or needed <= available:
-        return
-    raise ModelTooLargeError(
-        f"instance {name}: {projected:,} eligible child-placement pairs (projected from the "
-        f"first {done:,} of {children:,} children) need about {needed / GIB:.1f} GiB of memory "
-        f"for their options alone and {available / GIB:.1f} GiB is available: free memory, "
-        "narrow the options (a policy or child max_distance_km), or split the instance"
-    )
+    """``check_memory`` while options are built: ``pairs`` found for the first ``done`` of
+    ``children`` children, projected to all of them, must fit with the smallest models they
+    need (shortlists). So a 20,000-child instance (~80M pairs) is refused after its first
+    block of children instead of filling memory with options."""
+    if done < children:
+        check_memory(name, children, pairs * children // max(done, 1), False, done)
+    else:
+        check_memory(name, children, pairs, whole_model=False)
 
 
 @contextmanager

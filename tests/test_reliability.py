@@ -70,8 +70,8 @@ def test_the_memory_guard_refuses_a_model_that_would_not_fit(
     assert needed_bytes(1200, 287_465, whole_model=True) >= 1.8 * resources.GIB
     assert needed_bytes(1200, 287_465, whole_model=False) >= 730 * 1024**2
     assert needed_bytes(5000, 4_992_848, whole_model=False) >= 1428 * 1024**2
-    # small.json's 814 options fit in 652 MiB (650 + 0.2), its whole model (~655 MiB) does not
-    monkeypatch.setattr(resources, "available_bytes", lambda: 652 * 1024**2)
+    # small.json's 814 options and model need ~654.4 MiB
+    monkeypatch.setattr(resources, "available_bytes", lambda: 654 * 1024**2)
     assert not resources.fits_in_memory(60, 1000, whole_model=True)
     small = read_instance(ROOT / "instances/small.json")
     with pytest.raises(ModelTooLargeError, match="GiB of memory and 0.6 GiB is available"):
@@ -87,12 +87,12 @@ def test_the_memory_guard_refuses_a_model_that_would_not_fit(
 def test_options_that_would_not_fit_are_refused_while_they_are_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With room for ~50k options, county's 287k are refused after the first block of 256
-    children, from the pairs found so far (a 20,000-child instance has ~225M, which would
-    exhaust memory before the model's own check)."""
+    """With 10 MiB to spare, county's 287k options are refused after the first block of 256
+    children, from the pairs found so far (a 20,000-child instance, ~80M pairs, used to fill
+    9 GiB with options before the model's own check)."""
     monkeypatch.setattr(resources, "available_bytes", lambda: resources.BASE_BYTES + 10 * 1024**2)
     county = read_instance(COUNTY)
-    with pytest.raises(ModelTooLargeError, match="projected from the first 256 of 1,200 children"):
+    with pytest.raises(ModelTooLargeError, match="projected from the first 256 of 1,200"):
         candidates(county)
     assert sum(map(len, candidates(read_instance(ROOT / "instances/small.json")).options.values()))
 
