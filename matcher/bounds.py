@@ -29,7 +29,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from matcher.cpsat.objective import fees_on_count, move_penalty, option_pence
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, placement_columns
 from matcher.instance import Instance
 from matcher.units import to_pence
 
@@ -42,6 +42,7 @@ PAIR_STEPS = 90_000_000
 the prices, and the plans they shape, repeat."""
 
 MIN_ITERATIONS = 30
+"""Subgradient steps however big the model: fewer leave the prices near zero."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class _Relaxation:
                 unplaced = min(unplaced, move + cheapest_team(cands.home_teams[child.id]))
             alternative.append(unplaced)
             options = cands.options[child.id]
-            places = np.fromiter((index[o.placement] for o in options), np.int64, len(options))
+            places = placement_columns(instance, options)
             fees = [0 if teams is None else cheapest_team(teams) for *_, teams in options]
             # a child must leave an ending placement
             ending = index[child.current_placement] if child.status == "ending" else -1

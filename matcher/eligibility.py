@@ -294,6 +294,12 @@ def _coverage(
     return covers, covers_home
 
 
+def placement_columns(instance: Instance, options: list[Option]) -> npt.NDArray[np.int64]:
+    """Each option's placement as its position in ``instance.placements``."""
+    column = instance.placement_index
+    return np.fromiter((column[o.placement] for o in options), np.int64, len(options))
+
+
 class FailedTests(Mapping[str, str]):
     """Test name (``TESTS``) -> the reason in plain words, for the tests one pair fails. The words
     are written when read: explanations test every placement for a child but quote a few."""

@@ -40,7 +40,7 @@ from ortools.sat.python import cp_model
 from matcher.bounds import capacity_bound
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.objective import fees_on_count, option_pence
-from matcher.eligibility import Candidates, candidates
+from matcher.eligibility import Candidates, candidates, placement_columns
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.lns import Improved, improve
@@ -121,7 +121,6 @@ def shortlist(
     the plans in ``keep`` (the starting plan, earlier ranked plans); with bed ``prices`` (pence,
     ``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost plus price."""
     costs = option_pence(instance, cands, fees_on_count(instance))
-    column = instance.placement_index
     price = None if prices is None else np.array([prices[p.id] for p in instance.placements])
     options = {}
     for child, pence in costs:
@@ -130,8 +129,7 @@ def shortlist(
         # stable sorts: ties go to the earlier option, so the shortlist repeats
         chosen = set(np.argsort(pence, kind="stable")[:SHORTLIST_SIZE].tolist())
         if price is not None:
-            count = len(child_options)
-            at = np.fromiter((column[o.placement] for o in child_options), np.int64, count)
+            at = placement_columns(instance, child_options)
             priced = np.argsort(pence + price[at], kind="stable")[:SHORTLIST_PRICED]
             chosen |= set(priced.tolist())
         chosen |= {

@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 
 from matcher.cpsat.variables import Variables
 from matcher.domain import Child
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, placement_columns
 from matcher.instance import Instance
 from matcher.units import PENCE_PER_POUND, rounded_pence, to_pence
 
@@ -69,10 +69,9 @@ def option_pence(
     """``option_costs`` as one array per child, child by child (for array work on millions of
     pairs)."""
     fixed = _fixed_pence(instance, counted_fees)
-    column = instance.placement_index
     for child_id, options in cands.options.items():
         count = len(options)
-        columns = np.fromiter((column[o.placement] for o in options), np.int64, count)
+        columns = placement_columns(instance, options)
         km = np.fromiter((o.km for o in options), np.float64, count)
         stays = np.fromiter((o.stay for o in options), np.bool_, count)
         child = instance.child_by_id[child_id]
