@@ -373,19 +373,20 @@ class _Builder:
         # the same places, in the same order, as testing each placement in turn: the rules
         # check (_may_join, the dear one) only where the rest pass
         fits = [
-            self.placements[j]
+            j
             for j in np.flatnonzero(suits).tolist()
             if _may_join(person, self.occupants[self.placements[j]["id"]])
         ] or [
-            self.placements[j]
+            j
             for j in np.flatnonzero(open_kind).tolist()
             if _may_join(person, self.occupants[self.placements[j]["id"]])
         ]
         if not fits:
             return False
-        chosen = fits[int(self.rng.integers(len(fits)))]
+        picked = fits[int(self.rng.integers(len(fits)))]
+        chosen = self.placements[picked]
         self.free[chosen["id"]] -= 1
-        table["free"][self.placements.index(chosen)] -= 1
+        table["free"][picked] -= 1
         self.occupants[chosen["id"]].append(person)
         child["current_placement"] = chosen["id"]
         return True

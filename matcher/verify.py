@@ -315,12 +315,11 @@ class PlanChecker:
                 )
 
     def moved(self) -> list[Child]:
-        rows = self.rows
         return [
             c
             for c in self.instance.children
             if c.status in ("settled", "at_risk")
-            and rows[c.id]["placement"] != c.current_placement  # not a stay (is_stay, inline)
+            and not self.is_stay(c, self.rows[c.id]["placement"])
         ]
 
     def check_limits(self) -> None:
