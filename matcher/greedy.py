@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from matcher.bounds import CapacityBound
 from matcher.compatibility import Occupant, may_join
 from matcher.domain import Child
 from matcher.eligibility import Candidates, Option, candidates
@@ -173,8 +174,12 @@ def _pair_cost(instance: Instance, child: Child, option: Option) -> float:
     )
 
 
-def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str, Outcome]:
-    """Each child's outcome under the greedy rule (see the module docstring)."""
+def greedy_plan(
+    instance: Instance, cands: Candidates | None = None, prices: CapacityBound | None = None
+) -> dict[str, Outcome]:
+    """Each child's outcome under the greedy rule (see the module docstring); with ``prices``
+    (the relaxation's bed and staff prices, ``matcher.bounds``) "cheapest" counts them too, so
+    places the relaxation finds contested go to the children who lose least without them."""
     cands = cands or candidates(instance)
     state = _State.start(instance)
     outcomes: dict[str, Outcome] = {}
@@ -188,9 +193,14 @@ def greedy_plan(instance: Instance, cands: Candidates | None = None) -> dict[str
                 for o in cands.options[child.id]
                 if not (child.status == "ending" and o.placement == child.current_placement)
             ]
-            sorted_options[child.id] = sorted(
-                options, key=lambda o: (_pair_cost(instance, child, o), o.placement)
+            cost = [_pair_cost(instance, child, o) for o in options]
+            if prices is not None:
+                priced = prices.option_prices(instance, child.id, options) / 100
+                cost = [c + float(p) for c, p in zip(cost, priced, strict=True)]
+            ranked = sorted(
+                zip(cost, options, strict=True), key=lambda co: (co[0], co[1].placement)
             )
+            sorted_options[child.id] = [o for _, o in ranked]
         return sorted_options[child.id]
 
     required = {g.id for g in instance.sibling_groups if g.together == "required"}

@@ -78,6 +78,11 @@ class Instance(BaseModel):
         return np.array(rows, dtype=np.int64).reshape(len(self.meta.needs), len(self.placements))
 
     @cached_property
+    def staff_limited(self) -> bool:
+        """Whether staff (``staff_capacity``) limits every placement, as in the GAP instances."""
+        return bool(self.placements) and all(p.staff_capacity is not None for p in self.placements)
+
+    @cached_property
     def team_by_id(self) -> dict[str, OutreachTeam]:
         return {team.id: team for team in self.outreach_teams}
 

@@ -62,7 +62,7 @@ class SolveSettings:
     def starts_from_greedy(self, instance: Instance) -> bool:
         if self.greedy_start is not None:
             return self.greedy_start
-        return not all(p.staff_capacity is not None for p in instance.placements)
+        return not instance.staff_limited
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:

@@ -37,10 +37,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ortools.sat.python import cp_model
 
-from matcher.bounds import capacity_bound
+from matcher.bounds import CapacityBound, capacity_bound
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.objective import fees_on_count, option_pence
-from matcher.eligibility import Candidates, candidates, placement_columns
+from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.lns import Improved, improve
@@ -75,6 +75,13 @@ LNS_SHARE = 0.85
 a valid starting plan, before the shortlist search continues from its plan (fast mode; in
 reproducible mode it takes all of plan 1's time). County, 60 s, fast: 0.5 gave £1.766M, 0.85
 £1.735M."""
+
+STAFFED_LARGE_PAIRS = 20_000
+"""Above this many pairs a model whose every placement is limited by staff takes the large path
+(the staff LP's bound and prices, a shortlist): on the public GAP instances of 27k-128k pairs it
+found complete assignments within 0.01-1.9% of the best known in 10 s where the whole model
+left jobs unplaced or was 1.4-78% above (benchmarks/README.md); at 4k-16k pairs the whole model
+did better on types D and E."""
 
 PLAN_ONE_SHARE = 0.6
 """Share of the search time plan 1 gets when more plans are asked for; the others split the rest.
@@ -115,22 +122,22 @@ def shortlist(
     instance: Instance,
     cands: Candidates,
     keep: Sequence[dict[str, Outcome]],
-    prices: dict[str, float] | None = None,
+    relaxed: CapacityBound | None = None,
 ) -> Candidates:
     """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
-    the plans in ``keep`` (the starting plan, earlier ranked plans); with bed ``prices`` (pence,
-    ``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost plus price."""
+    the plans in ``keep`` (the starting plan, earlier ranked plans); with the ``relaxed`` bound's
+    prices of beds and staff (``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost
+    plus price."""
     costs = option_pence(instance, cands, fees_on_count(instance))
-    price = None if prices is None else np.array([prices[p.id] for p in instance.placements])
     options = {}
     for child, pence in costs:
         child_options = cands.options[child]
         wanted = {plan[child].placement for plan in keep if child in plan}
         # stable sorts: ties go to the earlier option, so the shortlist repeats
         chosen = set(np.argsort(pence, kind="stable")[:SHORTLIST_SIZE].tolist())
-        if price is not None:
-            at = placement_columns(instance, child_options)
-            priced = np.argsort(pence + price[at], kind="stable")[:SHORTLIST_PRICED]
+        if relaxed is not None:
+            price = relaxed.option_prices(instance, child, child_options)
+            priced = np.argsort(pence + price, kind="stable")[:SHORTLIST_PRICED]
             chosen |= set(priced.tolist())
         chosen |= {
             k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
@@ -244,7 +251,7 @@ def solve(
     cands = candidates(instance)
     pairs = sum(len(options) for options in cands.options.values())
     settings = settings or SolveSettings()
-    large = pairs > LARGE_MODEL_PAIRS
+    large = pairs > (STAFFED_LARGE_PAIRS if instance.staff_limited else LARGE_MODEL_PAIRS)
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
@@ -341,8 +348,7 @@ def _search_large(
         # no time left for a shortlist model: the valid starting plan, with the bound if made
         plan = _start_as_plan(run, hint, NO_SEARCH)
         return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
-    prices = None if relaxed is None else relaxed.prices
-    cands = shortlist(run.instance, run.cands, [hint], prices)
+    cands = shortlist(run.instance, run.cands, [hint], relaxed)
     improved = None
     # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
     # search after it would be stopped by the clock on county, and the run would not repeat.
@@ -352,6 +358,14 @@ def _search_large(
     if reproducible:  # a step count from the time limit, not the clock, so the run repeats
         seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
         seconds -= PREAMBLE_S_PER_PAIR * run.pairs
+    if not improve_first and relaxed is not None:
+        # No valid start (e.g. every placement limited by staff, where the plain greedy is
+        # off): the shortlist search starts from the greedy plan at the relaxation's prices if
+        # that places everyone (a hint that leaves children unplaced anchored the search there).
+        priced = greedy_plan(run.instance, run.cands, relaxed)
+        if all(outcome.placement is not None for outcome in priced.values()):
+            hint = priced
+            cands = shortlist(run.instance, run.cands, [hint], relaxed)
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist

@@ -10,9 +10,11 @@ import pytest
 from helpers import best_plan, child, instance, place, team
 
 import matcher.solve as solve_module
-from matcher.bounds import capacity_bound
+from matcher.bench.gap import GapProblem, gap_instance
+from matcher.bounds import CapacityBound, capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
+from matcher.instance import Instance
 from matcher.io import read_instance
 from matcher.solve import SolveSettings, shortlist, solve
 from matcher.verify import check_result
@@ -69,6 +71,50 @@ def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placem
     optimum = best_plan(data)
     assert optimum is not None and optimum.objective == 2860
     assert capacity_bound(data, candidates(data)).bound == 286000
+
+
+def _staffed(costs: list[list[int]], units: list[list[int]], staff: list[int]) -> Instance:
+    """A GAP-like instance: agents A0.. (placements limited by staff), jobs J0.. (children)."""
+    return gap_instance(GapProblem("staffed", costs, units, staff, maximise=False))
+
+
+def test_staff_bound_is_the_linear_programme_s_value() -> None:
+    """Three jobs, each £1 at A0 (2 of its 2 staff units) or £5 at A1 (1 unit): only one fits
+    at A0, so every plan costs at least £11. The beds-only flow says £3; the staff LP says £11,
+    and prices A0's staff at £2 a unit (moving a job there saves £4 for 2 units)."""
+    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    result = capacity_bound(data, candidates(data))
+    assert result.bound == 1100
+    assert result.staff_prices == {"A0": pytest.approx(200)}
+    optimum = best_plan(data)
+    assert optimum is not None and optimum.objective == 11
+
+
+def test_greedy_at_staff_prices_gives_the_contested_place_to_who_loses_most() -> None:
+    """J0 and J1 each cost £1 at A0, which has staff for one; elsewhere J0 costs £3 and J1 £10.
+    The plain greedy seats J0 first at A0 (£11 in all); at a staff price of £3 a unit, A0 costs
+    J0 £7 against £3 at A1, so J1 gets A0 (£4 in all)."""
+    data = _staffed([[1, 1], [3, 10]], [[2, 2], [1, 1]], [2, 10])
+    cands = candidates(data)
+    plain = greedy_plan(data, cands)
+    assert {c: o.placement for c, o in plain.items()} == {"J0": "A0", "J1": "A1"}
+    prices = CapacityBound(bound=0, prices={"A0": 0.0, "A1": 0.0}, staff_prices={"A0": 300.0})
+    priced = greedy_plan(data, cands, prices)
+    assert {c: o.placement for c, o in priced.items()} == {"J0": "A1", "J1": "A0"}
+
+
+def test_staff_limited_models_take_the_large_path_with_the_lp_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A staff-limited model above ``STAFFED_LARGE_PAIRS`` gets the staff LP's bound, which here
+    proves the plan optimal."""
+    monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
+    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    result = solve(data, SolveSettings(time_limit=10, plans=1))
+    assert check_result(data, result.to_dict()) == []
+    assert result.solver.assignment_variables == 6
+    assert result.solver.best_bound == 11 and result.solver.status == "OPTIMAL"
+    assert result.plans[0].objective == 11
 
 
 def test_shortlist_keeps_stays_and_the_plans_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:

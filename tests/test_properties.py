@@ -49,6 +49,7 @@ def small_instances(
                 "cost_uplift": {"disability": draw(st.integers(0, 200))},
                 "block_beds": draw(st.integers(0, 1)),
                 "block_weekly_cost": draw(st.integers(0, 500)),
+                "staff_capacity": draw(st.none() | st.integers(0, 4)),
                 "residents": draw(
                     st.lists(
                         st.fixed_dictionaries(
@@ -58,6 +59,7 @@ def small_instances(
                                 "needs": st.dictionaries(
                                     st.sampled_from(NEEDS), st.integers(0, 3), max_size=2
                                 ),
+                                "staffing": st.integers(1, 2),
                             }
                         ),
                         max_size=1,
@@ -67,6 +69,9 @@ def small_instances(
         )
     for p in places:
         p["capacity"] = max(p["capacity"], len(p["residents"]))
+        if p["staff_capacity"] is not None:
+            used = sum(r["staffing"] for r in p["residents"])
+            p["staff_capacity"] = max(p["staff_capacity"], used)
     n_children = draw(st.integers(1, max_children))
     children = []
     for i in range(n_children):
@@ -93,6 +98,7 @@ def small_instances(
                 "priority": draw(st.integers(1, 3)),
                 "max_distance_km": draw(st.none() | st.floats(5, 60)),
                 "sibling_group": draw(st.none() | st.sampled_from(["G0"])),
+                "staffing": draw(st.integers(1, 2)),
             }
         )
     outreach = (
