@@ -358,14 +358,19 @@ def _search_large(
     if reproducible:  # a step count from the time limit, not the clock, so the run repeats
         seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
         seconds -= PREAMBLE_S_PER_PAIR * run.pairs
+    fallback = None
     if not improve_first and relaxed is not None:
         # No valid start (e.g. every placement limited by staff, where the plain greedy is
-        # off): the shortlist search starts from the greedy plan at the relaxation's prices if
-        # that places everyone (a hint that leaves children unplaced anchored the search there).
+        # off): the greedy plan at the relaxation's prices. If it places everyone, neighbourhood
+        # search improves it; otherwise the shortlist search starts afresh (a hint that leaves
+        # children unplaced anchored the search there) and the plan is kept as a fallback.
         priced = greedy_plan(run.instance, run.cands, relaxed)
-        if all(outcome.placement is not None for outcome in priced.values()):
-            hint = priced
-            cands = shortlist(run.instance, run.cands, [hint], relaxed)
+        if _valid_start(run.instance, run.cands, priced):
+            fallback = priced
+            if all(outcome.placement is not None for outcome in priced.values()):
+                hint, improve_first = priced, True
+                cands = shortlist(run.instance, run.cands, [hint], relaxed)
+        left = deadline - run.elapsed()
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist
@@ -383,6 +388,10 @@ def _search_large(
         short = run.search(short_pm, rank, short_share * (SHORTLIST_SHARE if whole_search else 1.0))
     if improved is not None:
         short = _after_improvement(improved, short)
+    elif fallback is not None:
+        kept = _start_as_plan(run, fallback, short)
+        if short.objective is None or kept.objective < short.objective:
+            short = kept
     if relaxed is None:
         return replace(short, bound=None, shortlist_optimal=short.status == cp_model.OPTIMAL)
     whole = None

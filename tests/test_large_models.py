@@ -16,6 +16,8 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
+from matcher.plans import Outcome
+from matcher.search import NO_SEARCH
 from matcher.solve import SolveSettings, shortlist, solve
 from matcher.verify import check_result
 
@@ -115,6 +117,25 @@ def test_staff_limited_models_take_the_large_path_with_the_lp_bound(
     assert result.solver.assignment_variables == 6
     assert result.solver.best_bound == 11 and result.solver.status == "OPTIMAL"
     assert result.plans[0].objective == 11
+
+
+def test_staff_limited_large_path_keeps_the_priced_greedy_plan_if_the_search_finds_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A priced greedy plan that leaves a child unplaced does not start neighbourhood search,
+    but stands as plan 1 when the shortlist search finds nothing in time."""
+    monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
+    partial = {"J0": Outcome("A0"), "J1": Outcome("A1"), "J2": Outcome(None)}
+    monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: partial)
+    monkeypatch.setattr(solve_module._Run, "search", lambda *args: NO_SEARCH)
+    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    result = solve(data, SolveSettings(time_limit=10, plans=1))
+    assert check_result(data, result.to_dict()) == []
+    assert {a.child: a.placement for a in result.plans[0].assignments} == {
+        "J0": "A0",
+        "J1": "A1",
+        "J2": None,
+    }
 
 
 def test_shortlist_keeps_stays_and_the_plans_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
