@@ -78,10 +78,11 @@ reproducible mode it takes all of plan 1's time). County, 60 s, fast: 0.5 gave Â
 
 STAFFED_LARGE_PAIRS = 20_000
 """Above this many pairs a model whose every placement is limited by staff takes the large path
-(the staff LP's bound and prices, a shortlist): on the public GAP instances of 27k-128k pairs it
-found complete assignments within 0.01-1.9% of the best known in 10 s where the whole model
-left jobs unplaced or was 1.4-78% above (benchmarks/README.md); at 4k-16k pairs the whole model
-did better on types D and E."""
+(the staff LP's bound and prices, the greedy at those prices, neighbourhood search or a
+shortlist). On the public GAP instances of 27k-128k pairs (10 s, 2 workers) 11 of 15 got a
+complete assignment (8 before), e.g. d201600 31.9% -> 0.15% above the best known, e801600 964
+jobs unassigned -> 1.49% above; two got worse (c401600 0.54% -> 18.6%, c801600 20% above -> 192
+unassigned). At 4k-16k pairs the whole model did better on types D and E (benchmarks/README.md)."""
 
 PLAN_ONE_SHARE = 0.6
 """Share of the search time plan 1 gets when more plans are asked for; the others split the rest.

@@ -12,8 +12,9 @@ from test_families import CASES
 
 from matcher.bench.gap import gap_instance, gap_value, read_gap
 from matcher.bench.highs import solve_mip
-from matcher.bench.report import compare
-from matcher.bench.suites import GAP_FOLDER
+from matcher.bench.report import compare, summary
+from matcher.bench.runner import run_quality
+from matcher.bench.suites import GAP_FOLDER, suite_cases
 from matcher.cli import main
 from matcher.cpsat import build_model
 from matcher.io import read_instance
@@ -107,6 +108,41 @@ def test_compare_flags_worse_quality_and_lost_optimality_but_not_time_noise() ->
     assert found == {("small", "objective"), ("gap1-0", "objective"), ("gap1-0", "status")}
     now.loc[2, "wall_s"] = 16.0
     assert any(r.instance == "tiny" and r.what.startswith("wall") for r in compare(now, base))
+
+
+def test_a_gap_run_with_no_plan_still_records_the_best_known_value(gap_folder: Path) -> None:
+    """So the summary counts it (as the worst) among its type's runs."""
+    case = next(c for c in suite_cases("gap", gap_folder) if c.name == "d05100")
+    row = run_quality(case, None, None)
+    assert row["best_known"] == 6353 and row["gap_to_best_known"] is None
+
+
+def test_summary_counts_a_run_that_assigned_not_every_job_as_the_worst() -> None:
+    """Medians by GAP type: a solver that leaves jobs unassigned on most runs cannot look
+    better than one that assigns every job, by its failures dropping out of the median."""
+    rows = [
+        ("c1", "a", 0.001),
+        ("c2", "a", 0.002),
+        ("c3", "a", 0.003),
+        ("c1", "b", 0.0),
+        ("c2", "b", None),
+        ("c3", "b", None),
+    ]
+    table = pd.DataFrame(
+        {
+            "instance": [r[0] for r in rows],
+            "solver": [r[1] for r in rows],
+            "gap_to_best_known": [r[2] for r in rows],
+            "best_known": 1.0,
+            "status": "FEASIBLE",
+            "gap": 0.0,
+            "wall_s": 1.0,
+            "peak_rss_mib": 100,
+        }
+    )
+    text = summary(table)
+    assert "| a | 0.20% (0/3; 3/3) |" in text
+    assert "| b | incomplete (1/3; 1/3) |" in text
 
 
 def test_bench_command_writes_csv_plot_summary_and_compares(

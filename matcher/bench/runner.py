@@ -127,16 +127,23 @@ def _measure(
         }
     row["pairs"] = sum(len(options) for options in cands.options.values())
     row["wall_s"] = round(time.perf_counter() - started, 3)
-    row |= _quality(case, plan, row.get("bound"))
+    row |= run_quality(case, plan, row.get("bound"))
     row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     queue.put(row)
 
 
-def _quality(case: Case, plan: Plan | None, bound: float | None) -> dict[str, Any]:
+def run_quality(case: Case, plan: Plan | None, bound: float | None) -> dict[str, Any]:
     """Objective, gap to the bound and to the best-known value, in the instance's own units
     (GAP objective for GAP cases)."""
+    best_known = None if case.gap is None else case.best_known  # also for a run with no plan
     if plan is None:
-        return {"objective": None, "gap": None, "gap_to_best_known": None, "unplaced": None}
+        return {
+            "objective": None,
+            "gap": None,
+            "best_known": best_known,
+            "gap_to_best_known": None,
+            "unplaced": None,
+        }
     unplaced = sum(a.action == "unplaced" for a in plan.assignments)
     objective = plan.objective
     gap = None
@@ -146,7 +153,7 @@ def _quality(case: Case, plan: Plan | None, bound: float | None) -> dict[str, An
     if case.gap is not None:
         row["objective"] = gap_value(case.gap, objective) if unplaced == 0 else None
         row["bound"] = None if bound is None else gap_value(case.gap, bound)
-        row["best_known"] = case.best_known
+        row["best_known"] = best_known
         if row["objective"] is not None and case.best_known:
             sign = -1 if case.gap.maximise else 1
             row["gap_to_best_known"] = (
