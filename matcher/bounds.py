@@ -77,26 +77,17 @@ class CapacityBound:
     prices: dict[str, float]
     staff_prices: dict[str, float] = field(default_factory=dict)
     """Pence per staff unit at placements whose staff limit binds in the relaxation."""
-    _beds: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def option_prices(
         self, instance: Instance, child: str, options: Sequence[Option]
     ) -> np.ndarray:
         """What each of a child's options uses of priced beds and staff units, in pence."""
-        beds = self._bed_prices(instance)[placement_columns(instance, options)]
+        beds = np.array([self.prices[o.placement] for o in options])
         if not self.staff_prices:
             return beds
         units = instance.child_by_id[child].staff_units
         staff = self.staff_prices
         return beds + np.array([staff.get(o.placement, 0.0) * units(o.placement) for o in options])
-
-    def _bed_prices(self, instance: Instance) -> np.ndarray:
-        """Bed prices by the instance's placement index (made once)."""
-        if self._beds is None:
-            object.__setattr__(
-                self, "_beds", np.array([self.prices[p.id] for p in instance.placements])
-            )
-        return self._beds
 
 
 class _Relaxation:

@@ -17,6 +17,7 @@ from matcher.domain import Child
 from matcher.eligibility import Candidates, Option, candidates
 from matcher.instance import Instance
 from matcher.plans import HOME, Outcome
+from matcher.units import PENCE_PER_POUND
 
 
 @dataclass
@@ -195,7 +196,7 @@ def greedy_plan(
             ]
             cost = [_pair_cost(instance, child, o) for o in options]
             if prices is not None:
-                priced = prices.option_prices(instance, child.id, options) / 100
+                priced = prices.option_prices(instance, child.id, options) / PENCE_PER_POUND
                 cost = [c + float(p) for c, p in zip(cost, priced, strict=True)]
             ranked = sorted(
                 zip(cost, options, strict=True), key=lambda co: (co[0], co[1].placement)
