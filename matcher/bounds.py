@@ -56,9 +56,11 @@ the prices, and the plans they shape, repeat."""
 MIN_ITERATIONS = 30
 """Subgradient steps however big the model: fewer leave the prices near zero."""
 
-LP_FIRST_COLUMNS = 6
-"""Options per child in the staff LP before column generation: its four cheapest at the
-subgradient's prices, and its two that use the fewest staff units (so the limits can be met)."""
+LP_PRICED_COLUMNS = 4
+LP_FRUGAL_COLUMNS = 2
+"""Options per child in the staff LP before column generation: its ``LP_PRICED_COLUMNS``
+cheapest at the subgradient's prices, and its ``LP_FRUGAL_COLUMNS`` that use the fewest staff
+units (so the limits can be met)."""
 
 LP_COLUMNS_ADDED = 5
 """Options per child added in a round of column generation: those most below zero at the
@@ -228,8 +230,8 @@ class _Relaxation:
             return None
         lp = _StaffLp(self, staff_rows)
         guessed = self.cost + guess[:m][self.place_of] + guess[m:][self.place_of] * self.units
-        first = _per_child(self.child_of, guessed, LP_FIRST_COLUMNS - 2)
-        frugal = _per_child(self.child_of, self.units, 2)
+        first = _per_child(self.child_of, guessed, LP_PRICED_COLUMNS)
+        frugal = _per_child(self.child_of, self.units, LP_FRUGAL_COLUMNS)
         lp.add(np.union1d(first, frugal))
         for _ in range(LP_ROUNDS):
             duals = lp.solve()

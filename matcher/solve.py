@@ -349,16 +349,6 @@ def _search_large(
         # no time left for a shortlist model: the valid starting plan, with the bound if made
         plan = _start_as_plan(run, hint, NO_SEARCH)
         return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
-    cands = shortlist(run.instance, run.cands, [hint], relaxed)
-    improved = None
-    # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
-    # search after it would be stopped by the clock on county, and the run would not repeat.
-    reproducible = run.settings.reproducible
-    left = deadline - run.elapsed()
-    seconds = (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
-    if reproducible:  # a step count from the time limit, not the clock, so the run repeats
-        seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
-        seconds -= PREAMBLE_S_PER_PAIR * run.pairs
     fallback = None
     if not improve_first and relaxed is not None:
         # No valid start (e.g. every placement limited by staff, where the plain greedy is
@@ -370,8 +360,16 @@ def _search_large(
             fallback = priced
             if all(outcome.placement is not None for outcome in priced.values()):
                 hint, improve_first = priced, True
-                cands = shortlist(run.instance, run.cands, [hint], relaxed)
-        left = deadline - run.elapsed()
+    cands = shortlist(run.instance, run.cands, [hint], relaxed)
+    improved = None
+    # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
+    # search after it would be stopped by the clock on county, and the run would not repeat.
+    reproducible = run.settings.reproducible
+    left = deadline - run.elapsed()
+    seconds = (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
+    if reproducible:  # a step count from the time limit, not the clock, so the run repeats
+        seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
+        seconds -= PREAMBLE_S_PER_PAIR * run.pairs
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist
