@@ -7,7 +7,10 @@ moves, budget), which can only lower the optimum. What is left is a transportati
 ``capacity_bound`` solves it exactly as a min-cost flow (children -> placements -> beds), so its
 value is a lower bound on every plan's objective. Terms the flow keeps: fees (beyond block beds),
 uplifts, distance, out of area, moves, unplaced and home outcomes, and the cheapest outreach fee
-an option could be given; sibling split penalties are dropped (all >= 0).
+an option could be given; sibling split penalties are dropped (all >= 0). Where a huge
+instance's options were capped (``eligibility.options_cap``), a child may also take the
+cheapest option left out at its coefficient, using no bed: the bound holds for the whole
+instance, not only the options kept.
 
 The bed prices come from the Lagrangian form of the same relaxation: price every placement's
 beds at ``price[p]`` instead of limiting them; for any prices >= 0,
@@ -40,7 +43,8 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 from ortools.linear_solver import pywraplp
 
-from matcher.cpsat.objective import fees_on_count, move_penalty, option_pence
+from matcher.costs import fees_on_count, move_penalty
+from matcher.cpsat.objective import option_pence
 from matcher.eligibility import Candidates, Option, placement_columns
 from matcher.instance import Instance
 from matcher.units import to_pence
@@ -128,6 +132,8 @@ class _Relaxation:
             unplaced = to_pence(weights.unplaced * child.priority) + move
             if child.id in cands.home_teams:  # home with the cheapest team that could go
                 unplaced = min(unplaced, move + cheapest_team(cands.home_teams[child.id]))
+            if child.id in cands.left_out:  # an option the cap left out, with no bed used
+                unplaced = min(unplaced, cands.left_out[child.id])
             alternative.append(unplaced)
             options = cands.options[child.id]
             places = placement_columns(instance, options)

@@ -10,7 +10,7 @@ option no team can serve is not eligible.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress
 from typing import NamedTuple
@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from matcher.costs import fees_on_count, fixed_pence, pair_pence
 from matcher.domain import SUPPORTED_MIN_AGE, Child, Placement
 from matcher.instance import Instance
 from matcher.resources import check_options_fit, collector_paused
@@ -27,6 +28,17 @@ HOME = "home"
 """The outcome id of returning home (contract 4.7), as ``Child.ruled_out`` names it."""
 BLOCK_ROWS = 256
 """Children per block when testing pairs; bounds memory at about BLOCK_ROWS x placements x needs."""
+
+CAPPED_ABOVE = 20_000_000
+"""Children x placements above which each child keeps only some of its options
+(``options_cap``): every eligible pair of a 20,000-child county instance (~76M) would need
+~30 GiB. County (1.8M) and a 5,000-child county instance (14M, 5.0M pairs) keep them all."""
+
+OPTION_BUDGET = 6_000_000
+"""Options kept in all when they are capped: ``OPTION_BUDGET / children`` a child."""
+
+MIN_CHILD_OPTIONS = 100
+"""Options a child keeps however many children there are."""
 
 TESTS = ("type", "age", "sex", "needs", "distance", "ruled_out")
 """The static tests in the order the eligibility funnel applies them."""
@@ -73,6 +85,19 @@ class Candidates:
 
     options: dict[str, list[Option]]
     home_teams: dict[str, tuple[str, ...]]
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Children whose options were capped (``options_cap``): the least objective coefficient
+    (pence, outreach fees aside) of an eligible option left out, so a bound stays valid."""
+
+
+def options_cap(instance: Instance) -> int | None:
+    """Options each child keeps when there are too many (see ``_thinned``), or None when the
+    instance is small enough for every eligible pair (``CAPPED_ABOVE``). A function of the
+    instance's size alone, so every caller sees the same options and runs repeat."""
+    children = len(instance.children)
+    if children * len(instance.placements) <= CAPPED_ABOVE:
+        return None
+    return max(MIN_CHILD_OPTIONS, OPTION_BUDGET // children)
 
 
 class PairTable:
@@ -134,8 +159,16 @@ class PairTable:
                 km[i - start, j] = value
         return km
 
-    def tests(self, rows: slice, km: FloatArray) -> dict[str, BoolArray]:
-        """Each static test's pass mask for a block of children (rows) x every placement."""
+    def deficits(self, rows: slice) -> npt.NDArray[np.int8]:
+        """Children (rows) x placements x needs: levels a child needs beyond what a placement
+        meets (0 where it meets them)."""
+        return np.maximum(self.child_needs[rows, None, :] - self.place_meets[None, :, :], 0)
+
+    def tests(
+        self, rows: slice, km: FloatArray, worst: npt.NDArray[np.int8] | None = None
+    ) -> dict[str, BoolArray]:
+        """Each static test's pass mask for a block of children (rows) x every placement;
+        ``worst`` is the greatest of ``deficits``, if already known."""
         children = self.instance.children[rows]
         age = self.child_age[rows, None]
         type_ok = np.zeros((len(children), len(self.placement_ids)), dtype=bool)
@@ -145,7 +178,8 @@ class PairTable:
                 type_ok[i] |= self.type_ok[kind]
             sex_ok[i] = self.sex_ok[child.sex]
         type_ok &= ~(self.type_ok["supported"][None, :] & (age < SUPPORTED_MIN_AGE))
-        deficit = self.child_needs[rows, None, :] - self.place_meets[None, :, :]
+        if worst is None:
+            worst = self.deficits(rows).max(axis=2, initial=0)
         allowed = np.ones_like(type_ok)
         for i, child in enumerate(children):
             for placement in child.ruled_out:
@@ -155,29 +189,77 @@ class PairTable:
             type_ok,
             (self.age_min[None, :] <= age) & (age <= self.age_max[None, :]),
             sex_ok,
-            (deficit <= 0).all(axis=2),
+            worst == 0,
             km <= self.cap[rows, None],
             allowed,
         )
         return dict(zip(TESTS, masks, strict=True))
 
-    def uplift_teams(self, rows: slice) -> BoolArray:
-        """Teams x children (rows) x placements: the pairs whose need deficits each team's
-        uplift covers (worked out once per distinct needs-and-uplift: teams share them)."""
-        deficit = np.maximum(self.child_needs[rows, None, :] - self.place_meets[None, :, :], 0)
-        kinds: dict[tuple[tuple[bool, ...], int], BoolArray] = {}
-        result = []
-        for team in self.instance.outreach_teams:
-            covered = np.zeros(len(self.need_index), dtype=bool)
-            for need in team.needs or self.need_index:
-                covered[self.need_index[need]] = True
-            kind = (tuple(covered.tolist()), team.uplift)
-            if kind not in kinds:
-                outside = (deficit[:, :, ~covered] == 0).all(axis=2)
-                kinds[kind] = outside & (deficit[:, :, covered] <= team.uplift).all(axis=2)
-            result.append(kinds[kind])
-        shape = (0, *deficit.shape[:2])
-        return np.stack(result) if result else np.zeros(shape, dtype=bool)
+    def uplift_kinds(
+        self,
+        kinds: list[tuple[BoolArray, int]],
+        deficit: npt.NDArray[np.int8],
+        worst: npt.NDArray[np.int8],
+    ) -> BoolArray:
+        """Kinds x children x placements: the pairs whose ``deficits`` (``worst`` their
+        greatest) each kind of uplift (the needs it covers, by how many levels) makes up."""
+        result = np.zeros((len(kinds), *deficit.shape[:2]), dtype=bool)
+        for k, (covered, uplift) in enumerate(kinds):
+            if covered.all():  # the usual kind: every need
+                result[k] = worst <= uplift
+                continue
+            outside = deficit[:, :, ~covered].max(axis=2) == 0
+            result[k] = outside & (deficit[:, :, covered].max(axis=2, initial=0) <= uplift)
+        return result
+
+
+class _Outreach:
+    """The outreach teams by kind of uplift (teams share few kinds: options are tested once per
+    kind, not per team), and which teams' radius covers each placement."""
+
+    def __init__(self, instance: Instance, table: PairTable, covers: dict[str, frozenset[str]]):
+        self.teams = [team.id for team in instance.outreach_teams]
+        kind_index: dict[tuple[tuple[bool, ...], int], int] = {}
+        self.kinds: list[tuple[BoolArray, int]] = []
+        kind_of = []
+        for team in instance.outreach_teams:
+            covered = np.zeros(len(table.need_index), dtype=bool)
+            for need in team.needs or table.need_index:
+                covered[table.need_index[need]] = True
+            key = (tuple(covered.tolist()), team.uplift)
+            if key not in kind_index:
+                kind_index[key] = len(self.kinds)
+                self.kinds.append((covered, team.uplift))
+            kind_of.append(kind_index[key])
+        self.kind_of = np.array(kind_of, dtype=np.int64)
+        m = len(table.placement_ids)
+        self.place_cover = np.array(
+            [[pid in covers[team] for pid in table.placement_ids] for team in self.teams],
+            dtype=bool,
+        ).reshape(len(self.teams), m)
+        self.kind_cover = np.zeros((len(self.kinds), m), dtype=bool)
+        for team, kind in enumerate(kind_of):
+            self.kind_cover[kind] |= self.place_cover[team]
+        self.covering = [
+            tuple(compress(self.teams, column)) for column in self.place_cover.T.tolist()
+        ]
+        self.covered = self.place_cover.any(axis=0)
+        self._serving: dict[tuple[int | bytes, int], tuple[str, ...]] = {}
+
+    def serving(self, kinds: BoolArray, columns: list[int]) -> list[tuple[str, ...]]:
+        """For each of ``columns`` (placements), the teams of the kinds marked in its column of
+        ``kinds`` (kinds x columns) whose radius covers the placement. Looked up by kinds and
+        placement: the same few combinations recur for millions of options."""
+        packed = np.packbits(kinds, axis=0)
+        keys = packed[0].tolist() if len(packed) == 1 else [code.tobytes() for code in packed.T]
+        found = []
+        for k, (key, column) in enumerate(zip(keys, columns, strict=True)):
+            teams = self._serving.get((key, column))
+            if teams is None:
+                mine = kinds[self.kind_of, k] & self.place_cover[:, column]
+                teams = self._serving[(key, column)] = tuple(compress(self.teams, mine.tolist()))
+            found.append(teams)
+        return found
 
 
 def _blocks(count: int) -> Iterator[slice]:
@@ -199,41 +281,49 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
     """
     table = PairTable(instance)
     covers, covers_home = _coverage(instance, table)
-    teams = [team.id for team in instance.outreach_teams]
-    place_cover = np.array(
-        [[pid in covers[team] for pid in table.placement_ids] for team in teams], dtype=bool
-    ).reshape(len(teams), len(table.placement_ids))
-    covering = [tuple(compress(teams, column)) for column in place_cover.T.tolist()]
+    outreach = _Outreach(instance, table, covers)
     options: dict[str, list[Option]] = {}
+    left_out: dict[str, int] = {}
+    cap = options_cap(instance)
+    capped = None if cap is None else (cap, fixed_pence(instance, fees_on_count(instance)))
     pairs = 0
     with collector_paused():
         for rows in _blocks(len(instance.children)):
             km = table.distances(rows)
-            tests = table.tests(rows, km)
+            deficit = table.deficits(rows)
+            worst = deficit.max(axis=2, initial=0)
+            tests = table.tests(rows, km, worst)
             without_needs = np.logical_and.reduce(
                 [m for name, m in tests.items() if name != "needs"]
             )
             passed = without_needs & tests["needs"]
-            # teams x children x placements: a team's slot would make the pair eligible
-            enabling = table.uplift_teams(rows) & place_cover[:, None, :]
+            # kinds x children x placements: a slot of a team of that kind, in reach, would
+            # make the pair eligible
+            enabling = table.uplift_kinds(outreach.kinds, deficit, worst)
+            enabling &= outreach.kind_cover[:, None, :]
             enabling &= (without_needs & ~passed)[None, :, :]
             for i, child in enumerate(instance.children[rows]):
-                options[child.id] = _child_options(
+                child_options, dropped = _child_options(
                     table,
                     child,
                     km[i],
                     passed[i] if check_eligibility else np.ones_like(passed[i]),
-                    (teams, enabling[:, i, :]),
-                    covering,
+                    enabling[:, i, :],
+                    outreach,
+                    capped,
                 )
-                pairs += len(options[child.id])
+                options[child.id] = child_options
+                if dropped is not None:
+                    left_out[child.id] = dropped
+                pairs += len(child_options)
             check_options_fit(instance.meta.name, len(instance.children), rows.stop, pairs)
+    teams = outreach.teams
     home_teams = {
         c.id: tuple(t for t in teams if c.id in covers_home[t])
         for c in instance.children
         if c.return_home and HOME not in c.ruled_out
     }
-    return Candidates(options, {c: t for c, t in home_teams.items() if t})
+    return Candidates(options, {c: t for c, t in home_teams.items() if t}, left_out)
 
 
 def _child_options(
@@ -241,41 +331,77 @@ def _child_options(
     child: Child,
     km: FloatArray,
     passed: BoolArray,
-    enabling: tuple[list[str], BoolArray],
-    covering: list[tuple[str, ...]],
-) -> list[Option]:
-    """The child's options in placement order: stays, plain passes, and passes by outreach uplift.
+    enabling: BoolArray,
+    outreach: _Outreach,
+    capped: tuple[int, npt.NDArray[np.int64]] | None = None,
+) -> tuple[list[Option], int | None]:
+    """The child's options in placement order: stays, plain passes, and passes by outreach uplift;
+    with ``capped`` (a cap and ``fixed_pence``) only as many as ``_thinned`` keeps, and the
+    least coefficient left out (None when nothing was).
 
-    ``enabling`` names the teams and, per team, the placements its slot would make eligible;
-    ``covering[j]`` lists the teams whose radius covers placement j.
+    ``enabling`` says, per kind of uplift, the placements a slot of that kind would make
+    eligible. An option needing a slot lists the teams that could give it; with none it is not
+    an option.
     """
     placements = table.instance.placements
     current = child.current_placement if child.status in ("settled", "at_risk") else None
     stay_index = table.placement_index.get(current) if current is not None else None
-    names, serves = enabling
-    by_uplift = serves.any(axis=0)
+    by_uplift = enabling.any(axis=0)
     chosen = passed | by_uplift
     if stay_index is not None:
         chosen[stay_index] = stay_allowed(child, placements[stay_index])
         by_uplift[stay_index] = False
+    if child.requires_outreach:  # only where some team reaches
+        chosen &= by_uplift | outreach.covered
     indices = np.flatnonzero(chosen)
+    left_out = None
+    if capped is not None and len(indices) > capped[0]:
+        kept, left_out = _thinned(table.instance, child, indices, km, stay_index, capped)
+        indices = indices[kept]
     columns = indices.tolist()
     teams: list[tuple[str, ...] | None]
     if child.requires_outreach:
-        teams = [covering[j] for j in columns]
+        teams = [outreach.covering[j] for j in columns]
     else:
         teams = [None] * len(columns)
     uplifted = np.flatnonzero(by_uplift[indices])
     if uplifted.size:  # only a team whose uplift covers the deficit will do (4.8)
-        serving = serves[:, indices[uplifted]].T.tolist()
-        for k, row in zip(uplifted.tolist(), serving, strict=True):
-            teams[k] = tuple(compress(names, row))
+        ks = uplifted.tolist()
+        serving = outreach.serving(enabling[:, indices[uplifted]], [columns[k] for k in ks])
+        for k, able in zip(ks, serving, strict=True):
+            teams[k] = able
     ids, child_id = table.placement_ids, child.id
     return [
         Option(child_id, ids[j], distance, j == stay_index, serving)
         for j, distance, serving in zip(columns, km[indices].tolist(), teams, strict=True)
-        if serving != ()
-    ]
+    ], left_out
+
+
+def _thinned(
+    instance: Instance,
+    child: Child,
+    columns: npt.NDArray[np.int64],
+    km: FloatArray,
+    stay_index: int | None,
+    capped: tuple[int, npt.NDArray[np.int64]],
+) -> tuple[BoolArray, int | None]:
+    """Which of the options at ``columns`` a cap keeps, and the least coefficient of those left
+    out. Half the cap (rounded up) goes to the cheapest by objective coefficient, the rest to
+    every k-th of the others from the dearest down, and the stay is kept: with the cheapest
+    alone a 5,000-child county instance left 17 children unplaced against 5 (cap 1,200 a
+    child), as remote and dear places were nobody's options and the cheap ones filled up."""
+    cap, fixed = capped
+    stays = columns == (-1 if stay_index is None else stay_index)
+    pence = pair_pence(instance, child, fixed, columns, km[columns], stays)
+    order = np.argsort(pence, kind="stable")
+    head, spread = cap - cap // 2, cap // 2
+    kept = stays.copy()
+    kept[order[:head]] = True
+    if spread:
+        rest = order[head:][::-1]
+        kept[rest[:: -(-len(rest) // spread)]] = True
+    dropped = pence[~kept]  # none when the stay took the last place
+    return kept, int(dropped.min()) if dropped.size else None
 
 
 def _coverage(

@@ -33,6 +33,8 @@ class _State:
     spent: int = 0
     paid: dict[str, int] = field(default_factory=dict)
     partners: dict[str, set[str]] = field(default_factory=dict)
+    journal: list[tuple[bool, Child, Outcome, int]] = field(default_factory=list)
+    """Each placing (True) and removing (False) with its money, for ``undo_to``."""
 
     @classmethod
     def start(cls, instance: Instance) -> _State:
@@ -49,54 +51,69 @@ class _State:
             partners=partners,
         )
 
-    def save(self) -> tuple[object, ...]:
-        return (
-            dict(self.free),
-            {k: list(v) for k, v in self.occupants.items()},
-            {k: set(v) for k, v in self.ours.items()},
-            dict(self.block_left),
-            dict(self.team_load),
-            self.spent,
-            dict(self.paid),
-        )
+    def mark(self) -> int:
+        """A point to go back to with ``undo_to``."""
+        return len(self.journal)
 
-    def restore(self, saved: tuple[object, ...]) -> None:
-        (
-            self.free,
-            self.occupants,
-            self.ours,
-            self.block_left,
-            self.team_load,  # type: ignore[assignment]
-            self.spent,
-            self.paid,
-        ) = saved
+    def undo_to(self, mark: int) -> None:
+        """Undo every placing and removing since ``mark``, latest first: trying a move costs
+        what it changes, not a copy of the whole state (which made the bed-freeing pass take
+        minutes on 20,000 children)."""
+        while len(self.journal) > mark:
+            placed, child, outcome, money = self.journal.pop()
+            if placed:
+                self._take_out(child, outcome)
+            else:
+                self._put_in(child, outcome, money)
 
     def place_all(self, unit: Sequence[Child], options: dict[str, Option]) -> list[Outcome] | None:
-        """Place every child of ``unit`` at its option, or none of them (those placed before one
-        that does not fit are taken out again: cheaper than saving the whole state)."""
+        """Place every child of ``unit`` at its option, or none of them."""
+        mark = self.mark()
         placed: list[Outcome] = []
         for child in unit:
             outcome = self.try_place(child, options[child.id])
             if outcome is None:
-                for earlier, where in zip(unit[: len(placed)], placed, strict=True):
-                    self.remove(earlier, where)
+                self.undo_to(mark)
                 return None
             placed.append(outcome)
         return placed
 
     def remove(self, child: Child, outcome: Outcome) -> None:
         """Take ``child`` out of its placement again (the inverse of ``try_place``)."""
+        assert outcome.placement not in (None, HOME)  # only placed children are removed
+        money = self._take_out(child, outcome)
+        self.journal.append((False, child, outcome, money))
+
+    def _put_in(self, child: Child, outcome: Outcome, money: int) -> None:
         pid = outcome.placement
-        assert pid is not None and pid != HOME  # only placed children are removed
-        self.free[pid] += 1
-        self.occupants[pid] = [o for o in self.occupants[pid] if o is not child]
-        self.ours[pid].discard(child.id)
-        placement = self.instance.placement_by_id[pid]
-        block = min(placement.block_beds, len(self.ours[pid]))
-        self.block_left[pid] = placement.block_beds - block
-        self.spent -= self.paid.pop(child.id)
+        if pid != HOME:
+            assert pid is not None
+            self.free[pid] -= 1
+            self.occupants[pid].append(child)
+            self.ours[pid].add(child.id)
+            self.block_left[pid] = max(self.block_left[pid] - 1, 0)
+        self.spent += money
+        self.paid[child.id] = money
+        if outcome.team is not None:
+            self.team_load[outcome.team] = self.team_load.get(outcome.team, 0) + 1
+
+    def _take_out(self, child: Child, outcome: Outcome) -> int:
+        """Undo ``_put_in``; return the money the child had committed."""
+        pid = outcome.placement
+        if pid != HOME:
+            assert pid is not None
+            self.free[pid] += 1
+            self.occupants[pid] = [o for o in self.occupants[pid] if o is not child]
+            self.ours[pid].discard(child.id)
+            placement = self.instance.placement_by_id[pid]
+            self.block_left[pid] = placement.block_beds - min(
+                placement.block_beds, len(self.ours[pid])
+            )
+        money = self.paid.pop(child.id)
+        self.spent -= money
         if outcome.team is not None:
             self.team_load[outcome.team] -= 1
+        return money
 
     def team_for(self, teams: Sequence[str]) -> str | None:
         """The cheapest of ``teams`` with a free slot."""
@@ -129,15 +146,10 @@ class _State:
         budget = self.instance.policy.weekly_budget
         if budget is not None and self.spent + money > budget:
             return None
-        self.free[pid] -= 1
-        self.occupants[pid].append(child)
-        self.ours[pid].add(child.id)
-        self.block_left[pid] = max(self.block_left[pid] - 1, 0)
-        self.spent += money
-        self.paid[child.id] = money
-        if team is not None:
-            self.team_load[team] = self.team_load.get(team, 0) + 1
-        return Outcome(pid, team)
+        outcome = Outcome(pid, team)
+        self._put_in(child, outcome, money)
+        self.journal.append((True, child, outcome, money))
+        return outcome
 
     def staff_fits(self, child: Child, pid: str) -> bool:
         """The staffing extension: ``child`` fits within the staff units left at ``pid``."""
@@ -157,10 +169,10 @@ class _State:
         fee = self.instance.team_by_id[team].weekly_cost
         if budget is not None and self.spent + fee > budget:
             return None
-        self.team_load[team] = self.team_load.get(team, 0) + 1
-        self.spent += fee
-        self.paid[child.id] = fee
-        return Outcome(HOME, team)
+        outcome = Outcome(HOME, team)
+        self._put_in(child, outcome, fee)
+        self.journal.append((True, child, outcome, fee))
+        return outcome
 
 
 def _pair_cost(instance: Instance, child: Child, option: Option) -> float:
@@ -280,10 +292,12 @@ def _free_beds_by_moving(
         if all(outcomes[c.id].placement is None for c in unit)
     ]
     waiting.sort(key=lambda unit: (-sum(c.priority for c in unit), unit[0].id))
+    moves = _Moves.counted(instance, outcomes)
     for unit in waiting:
         by_child, ranked = _ranked_shared(instance, unit, usable)
         for pid in ranked[:SWAP_OPTIONS]:
-            if _make_room(state, unit, {c.id: by_child[c.id][pid] for c in unit}, usable, outcomes):
+            seats = {c.id: by_child[c.id][pid] for c in unit}
+            if _make_room(state, unit, seats, usable, moves, outcomes):
                 break
 
 
@@ -292,6 +306,7 @@ def _make_room(
     unit: list[Child],
     options: dict[str, Option],
     usable: Callable[[Child], list[Option]],
+    moves: _Moves,
     outcomes: dict[str, Outcome],
 ) -> bool:
     """Seat ``unit`` at one placement, moving occupants elsewhere first where beds or rules are
@@ -306,7 +321,7 @@ def _make_room(
         return False
     if placement.staff_capacity is not None:
         return False  # freeing staff units is not a bed swap: left to the search
-    start = state.save()
+    start = state.mark()
     spent = 0.0
     relocated: dict[str, Outcome] = {}
     movers = [
@@ -316,14 +331,15 @@ def _make_room(
     ]
     for occupant in [None, *movers[:MOVERS_PER_TRY]]:
         if occupant is not None:
-            spent += _relocate(state, occupant, pid, gain - spent, usable, outcomes, relocated)
+            left = gain - spent
+            spent += _relocate(state, occupant, pid, left, usable, moves, outcomes, relocated)
         if state.free[pid] >= len(unit):
             placed = state.place_all(unit, options)
             if placed is not None:
-                outcomes.update(relocated)
-                outcomes.update({c.id: p for c, p in zip(unit, placed, strict=True)})
+                moves.commit(relocated, outcomes)
+                moves.commit({c.id: p for c, p in zip(unit, placed, strict=True)}, outcomes)
                 return True
-    state.restore(start)
+    state.undo_to(start)
     return False
 
 
@@ -333,6 +349,7 @@ def _relocate(
     pid: str,
     budget: float,
     usable: Callable[[Child], list[Option]],
+    moves: _Moves,
     outcomes: dict[str, Outcome],
     relocated: dict[str, Outcome],
 ) -> float:
@@ -340,11 +357,11 @@ def _relocate(
     (move penalty included); return what the move cost, or 0 if it stays put."""
     instance = state.instance
     staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
-    if staying and not _may_move_one_more(instance, {**outcomes, **relocated}):
+    if staying and not moves.room_for_one_more(relocated, outcomes):
         return 0.0
     penalty = getattr(instance.policy.weights, f"move_{occupant.status}") if staying else 0.0
     here = next(o for o in usable(occupant) if o.placement == pid)
-    before = state.save()
+    before = state.mark()
     state.remove(occupant, outcomes[occupant.id])
     for elsewhere in usable(occupant):
         extra = (
@@ -360,19 +377,45 @@ def _relocate(
         if moved is not None:
             relocated[occupant.id] = moved
             return extra
-    state.restore(before)
+    state.undo_to(before)
     return 0.0
 
 
-def _may_move_one_more(instance: Instance, outcomes: dict[str, Outcome]) -> bool:
-    limit = instance.policy.max_moves
-    if limit is None:
-        return True
-    moved = sum(
-        c.status in ("settled", "at_risk") and outcomes[c.id].placement != c.current_placement
-        for c in instance.children
-    )
-    return moved + 1 <= limit
+@dataclass
+class _Moves:
+    """How many settled and at-risk children the plan moves, kept as outcomes change, so
+    ``max_moves`` is checked without a pass over every child (minutes on 20,000 children)."""
+
+    instance: Instance
+    count: int
+
+    @classmethod
+    def counted(cls, instance: Instance, outcomes: dict[str, Outcome]) -> _Moves:
+        return cls(instance, sum(_is_move(c, outcomes[c.id]) for c in instance.children))
+
+    def room_for_one_more(self, pending: dict[str, Outcome], outcomes: dict[str, Outcome]) -> bool:
+        """Whether one more move fits beside ``pending`` changes to ``outcomes``."""
+        limit = self.instance.policy.max_moves
+        if limit is None:
+            return True
+        return self.count + self._change(pending, outcomes) + 1 <= limit
+
+    def commit(self, changes: dict[str, Outcome], outcomes: dict[str, Outcome]) -> None:
+        """Take ``changes`` into ``outcomes`` and the count."""
+        self.count += self._change(changes, outcomes)
+        outcomes.update(changes)
+
+    def _change(self, changes: dict[str, Outcome], outcomes: dict[str, Outcome]) -> int:
+        children = self.instance.child_by_id
+        return sum(
+            _is_move(children[c], new) - _is_move(children[c], outcomes[c])
+            for c, new in changes.items()
+        )
+
+
+def _is_move(child: Child, outcome: Outcome) -> bool:
+    """Whether ``outcome`` moves a settled or at-risk child (contract 4.1)."""
+    return child.status in ("settled", "at_risk") and outcome.placement != child.current_placement
 
 
 def _place_alone(state: _State, child: Child, options: list[Option], cands: Candidates) -> Outcome:

@@ -22,8 +22,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from matcher.costs import fees_on_count
 from matcher.cpsat import build_model
-from matcher.cpsat.objective import fees_on_count, option_costs
+from matcher.cpsat.objective import option_costs
 from matcher.domain import Placement
 from matcher.eligibility import Candidates
 from matcher.instance import Instance

@@ -38,8 +38,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from matcher.bounds import CapacityBound, capacity_bound
+from matcher.costs import fees_on_count
 from matcher.cpsat import PlacementModel, build_model
-from matcher.cpsat.objective import fees_on_count, option_pence
+from matcher.cpsat.objective import option_pence
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
@@ -252,7 +253,10 @@ def solve(
     cands = candidates(instance)
     pairs = sum(len(options) for options in cands.options.values())
     settings = settings or SolveSettings()
-    large = pairs > (STAFFED_LARGE_PAIRS if instance.staff_limited else LARGE_MODEL_PAIRS)
+    # capped options (a huge instance) take the large path: its bound allows for the options
+    # left out, where CP-SAT's would hold only for those kept
+    threshold = STAFFED_LARGE_PAIRS if instance.staff_limited else LARGE_MODEL_PAIRS
+    large = pairs > threshold or bool(cands.left_out)
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
@@ -376,6 +380,7 @@ def _search_large(
     budget = deadline - run.elapsed()
     whole_search = (
         not reproducible
+        and not run.cands.left_out  # its bound would not cover the options left out
         and budget * (1 - SHORTLIST_SHARE) >= WHOLE_MODEL_MIN_S
         and fits_in_memory(len(run.instance.children), run.pairs, whole_model=True)
     )

@@ -4,11 +4,13 @@ by lowering the size threshold so the known optima are at hand."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers import best_plan, child, instance, place, team
 
+import matcher.eligibility as eligibility
 import matcher.solve as solve_module
 from matcher.bench.gap import GapProblem, gap_instance
 from matcher.bounds import CapacityBound, capacity_bound
@@ -78,6 +80,51 @@ def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placem
 def _staffed(costs: list[list[int]], units: list[list[int]], staff: list[int]) -> Instance:
     """A GAP-like instance: agents A0.. (placements limited by staff), jobs J0.. (children)."""
     return gap_instance(GapProblem("staffed", costs, units, staff, maximise=False))
+
+
+@pytest.fixture
+def capped(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Every instance counts as huge; each child keeps the options ``capped(n)`` says."""
+    monkeypatch.setattr(eligibility, "CAPPED_ABOVE", 0)
+    monkeypatch.setattr(eligibility, "OPTION_BUDGET", 0)
+    return lambda n: monkeypatch.setattr(eligibility, "MIN_CHILD_OPTIONS", n)
+
+
+def test_capped_options_keep_the_cheapest_a_spread_of_the_rest_and_the_stay(
+    capped: Callable[[int], None],
+) -> None:
+    """Two options each: B keeps its cheapest (£100) and, of the rest, the dearest (£1,300);
+    at-risk A keeps its cheapest (£100 + £250 move) and its stay (£500) beside the dearest. The
+    least coefficient left out: £500 for B, £900 + £250 for A."""
+    capped(2)
+    places = [
+        place("CHEAP", cost=100),
+        place("MID", cost=500),
+        place("DEAR", cost=900),
+        place("DEAREST", cost=1300),
+    ]
+    data = instance([child("A", status="at_risk", current_placement="MID"), child("B")], places)
+    cands = candidates(data)
+    assert [(o.placement, o.stay) for o in cands.options["A"]] == [
+        ("CHEAP", False),
+        ("MID", True),
+        ("DEAREST", False),
+    ]
+    assert [o.placement for o in cands.options["B"]] == ["CHEAP", "DEAREST"]
+    assert cands.left_out == {"A": 115000, "B": 50000}
+
+
+def test_capacity_bound_holds_for_options_the_cap_left_out(capped: Callable[[int], None]) -> None:
+    """Both children keep only the one cheap bed; the whole instance's optimum puts one of them
+    in the dear place (£1,000). The bound lets a child take its cheapest option left out, at its
+    cost and with no bed, so it stays at or below that optimum (without it: £100 + £50,000 for
+    a child unplaced). The plan made from the capped options passes the checker."""
+    capped(1)
+    data = instance([child("A"), child("B")], [place("CHEAP", cost=100), place("DEAR", cost=900)])
+    assert capacity_bound(data, candidates(data)).bound == 100000
+    result = solve(data, SolveSettings(time_limit=5, plans=1))
+    assert check_result(data, result.to_dict()) == []
+    assert result.solver.best_bound == 1000
 
 
 def test_staff_bound_is_the_linear_programme_s_value() -> None:

@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from matcher.costs import fixed_pence, move_penalty, pair_pence
 from matcher.cpsat.variables import Variables
 from matcher.domain import Child
 from matcher.eligibility import Candidates, placement_columns
 from matcher.instance import Instance
-from matcher.units import PENCE_PER_POUND, rounded_pence, to_pence
+from matcher.units import to_pence
 
 TERM_NAMES: tuple[str, ...] = (
     "placement_cost",
@@ -48,12 +49,6 @@ def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
     proto.offset = constant
 
 
-def fees_on_count(instance: Instance) -> set[str]:
-    """Placements with block beds and a fee: the model charges their fee on the count of children
-    beyond the block (``Variables.fees_paid``), not on each assignment."""
-    return {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
-
-
 def option_costs(
     instance: Instance, cands: Candidates, counted_fees: Collection[str]
 ) -> dict[str, list[int]]:
@@ -68,14 +63,14 @@ def option_pence(
 ) -> Iterator[tuple[str, npt.NDArray[np.int64]]]:
     """``option_costs`` as one array per child, child by child (for array work on millions of
     pairs)."""
-    fixed = _fixed_pence(instance, counted_fees)
+    fixed = fixed_pence(instance, counted_fees)
     for child_id, options in cands.options.items():
         count = len(options)
         columns = placement_columns(instance, options)
         km = np.fromiter((o.km for o in options), np.float64, count)
         stays = np.fromiter((o.stay for o in options), np.bool_, count)
         child = instance.child_by_id[child_id]
-        yield child_id, _pair_pence(instance, child, fixed, columns, km, stays)
+        yield child_id, pair_pence(instance, child, fixed, columns, km, stays)
 
 
 def placement_costs(
@@ -87,44 +82,8 @@ def placement_costs(
     stays = np.zeros(len(columns), dtype=bool)
     if stay is not None:
         stays[stay] = True
-    fixed = _fixed_pence(instance, ())
-    return _pair_pence(instance, child, fixed, columns, np.asarray(km), stays).tolist()
-
-
-def _fixed_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
-    """Each placement's fee (unless in ``counted_fees``) and out-of-area penalty, in pence."""
-    fees = PENCE_PER_POUND * np.array([p.weekly_cost for p in instance.placements], np.int64)
-    if counted_fees:
-        counted = np.array([p.id in counted_fees for p in instance.placements], dtype=bool)
-        fees = np.where(counted, 0, fees)
-    out_of_area = to_pence(instance.policy.weights.out_of_area)
-    in_area = np.array([p.in_area for p in instance.placements], dtype=bool)
-    return fees + np.where(in_area, 0, out_of_area)
-
-
-def _pair_pence(
-    instance: Instance,
-    child: Child,
-    fixed: npt.NDArray[np.int64],
-    columns: npt.NDArray[np.int64],
-    km: npt.NDArray[np.float64],
-    stay: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.int64]:
-    """The child's coefficient at the placements ``columns`` (pence)."""
-    levels = np.array([child.needs.get(need, 0) for need in instance.meta.needs], dtype=np.int64)
-    return (
-        fixed[columns]
-        + PENCE_PER_POUND * (levels @ instance.cost_uplift_matrix)[columns]  # whole pounds
-        + rounded_pence(instance.policy.weights.distance_per_km * km)
-        + np.where(stay, 0, move_penalty(instance, child))
-    )
-
-
-def move_penalty(instance: Instance, child: Child) -> int:
-    """The move penalty (pence) a child pays for any outcome but its stay (contract 4.1)."""
-    if child.status in ("settled", "at_risk"):
-        return to_pence(getattr(instance.policy.weights, f"move_{child.status}"))
-    return 0
+    fixed = fixed_pence(instance, ())
+    return pair_pence(instance, child, fixed, columns, np.asarray(km), stays).tolist()
 
 
 def objective(instance: Instance, v: Variables) -> tuple[list[cp_model.IntVar], list[int], int]:

@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from ortools.sat.python import cp_model
 from ortools.util.python.sorted_interval_list import Domain
 
+from matcher.costs import fees_on_count
 from matcher.cpsat import PlacementModel, build_model
 from matcher.cpsat.constraints import Key
-from matcher.cpsat.objective import fees_on_count, option_costs
+from matcher.cpsat.objective import option_costs
 from matcher.domain import Placement
 from matcher.eligibility import Candidates, Option
 from matcher.instance import Instance
