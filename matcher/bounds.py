@@ -137,7 +137,7 @@ class _Relaxation:
             alternative.append(unplaced)
             options = cands.options[child.id]
             places = placement_columns(instance, options)
-            fees = [0 if teams is None else cheapest_team(teams) for *_, teams in options]
+            fees = [0 if o.teams is None else cheapest_team(o.teams) for o in options]
             # a child must leave an ending placement
             ending = index[child.current_placement] if child.status == "ending" else -1
             kept = places != ending

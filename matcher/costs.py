@@ -48,7 +48,7 @@ def pair_pence(
     levels = np.array([child.needs.get(need, 0) for need in instance.meta.needs], dtype=np.int64)
     return (
         fixed[columns]
-        + PENCE_PER_POUND * (levels @ instance.cost_uplift_matrix)[columns]  # whole pounds
+        + PENCE_PER_POUND * (levels @ instance.cost_uplift_matrix[:, columns])  # whole pounds
         + rounded_pence(instance.policy.weights.distance_per_km * km)
         + np.where(stay, 0, move_penalty(instance, child))
     )

@@ -110,14 +110,22 @@ without it)."""
 
 PREAMBLE_S = 2.0
 PREAMBLE_S_PER_PAIR = 7e-6
+PREAMBLE_S_PER_CELL = 3e-7
 """What a large model's plan 1 spends before neighbourhood search (options, the greedy plan, the
-bound, the shortlist, the search's own set-up): ``PREAMBLE_S`` + this per option pair, ~4 s on
-county's 287k pairs and ~37 s on a 5,000-child instance's 5M. Reproducible mode takes it from
-plan 1's share of the time limit to count its steps without reading the clock."""
+bound, the shortlist, the search's own set-up): ``PREAMBLE_S`` + these per option pair and per
+child x placement tested, ~4.5 s on county's 287k pairs (1.8M cells), ~41 s on a 5,000-child
+instance's 5M (14M), ~110 s on 20,000 children's 5.9M capped options (225M; 116 s measured).
+Reproducible mode takes it from plan 1's share of the time limit to count its steps without
+reading the clock."""
 
 BOUND_MIN_S = 3.0
-"""Seconds that must be left before the capacity bound (~1 s on the county instance) is worth
-computing for a large model; with less, plan 1 comes without a whole-model bound."""
+BOUND_S_PER_PAIR = 2e-6
+BOUND_S_PER_CHILD = 1.6e-3
+"""Seconds that must be left before the capacity bound and the priced shortlist are worth
+making for a large model: ``BOUND_MIN_S`` + these per option pair and per child (both took
+~1.3 s on county, 17.6 s on 5,000 children's 5M pairs, 42.8 s on 20,000 children's 5.9M
+capped options). With less, plan 1 is the valid starting plan without a whole-model bound (or,
+with none, the shortlist search)."""
 
 
 def shortlist(
@@ -344,7 +352,11 @@ def _search_large(
         return replace(run.search(short_pm, rank, run.share(rank)), bound=None)
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = None
-    if deadline - run.elapsed() >= BOUND_MIN_S:
+    pricing_s = BOUND_MIN_S + BOUND_S_PER_PAIR * run.pairs
+    pricing_s += BOUND_S_PER_CHILD * len(run.instance.children)
+    if improve_first and deadline - run.elapsed() < pricing_s:
+        return _start_as_plan(run, hint, NO_SEARCH)
+    if deadline - run.elapsed() >= pricing_s:
         target = None  # Polyak steps aim at the starting plan's objective, if there is one
         if improve_first:
             target = to_pence(make_plan(run.instance, run.cands, hint, rank=1).objective)
@@ -373,7 +385,8 @@ def _search_large(
     seconds = (left - LARGE_SEARCH_MIN_S) * LNS_SHARE
     if reproducible:  # a step count from the time limit, not the clock, so the run repeats
         seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
-        seconds -= PREAMBLE_S_PER_PAIR * run.pairs
+        cells = len(run.instance.children) * len(run.instance.placements)
+        seconds -= PREAMBLE_S_PER_PAIR * run.pairs + PREAMBLE_S_PER_CELL * cells
     if improve_first and relaxed is not None and seconds > 0:
         improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
         hint = improved.outcomes  # its placements are all on the shortlist

@@ -383,7 +383,7 @@ class PlanChecker:
         for child in self.moved():
             terms[f"move_{child.status}"] += getattr(w, f"move_{child.status}")
         for group in self.instance.sibling_groups:
-            members = [c.id for c in self.instance.children if c.sibling_group == group.id]
+            members = self.instance.sibling_members.get(group.id, [])
             if (
                 group.together == "preferred"
                 and len({self.rows[m]["placement"] for m in members}) > 1

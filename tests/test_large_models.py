@@ -239,6 +239,29 @@ def test_large_path_without_a_starting_plan(every_model_large: pytest.MonkeyPatc
     assert result.plans[0].objective >= KNOWN_OPTIMA["small.json"] - 1
 
 
+def test_large_path_without_time_for_the_bound_returns_the_starting_plan(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """When the bound and shortlist would not be made in the time left (20,000 children: ~43 s
+    after ~75 s of options and the greedy plan), plan 1 is the valid greedy plan, at once and
+    without a bound, rather than a search the clock cuts short."""
+    every_model_large.setattr(solve_module, "BOUND_S_PER_CHILD", 1000.0)
+
+    def not_made(*args: object) -> None:
+        raise AssertionError("no time for this")
+
+    every_model_large.setattr(solve_module, "capacity_bound", not_made)
+    every_model_large.setattr(solve_module._Run, "search", not_made)
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=20, plans=1))
+    greedy = greedy_plan(data, candidates(data))
+    assert {a.child: a.placement for a in result.plans[0].assignments} == {
+        c: o.placement for c, o in greedy.items()
+    }
+    assert result.solver.best_bound is None and result.solver.status == "FEASIBLE"
+    assert check_result(data, result.to_dict()) == []
+
+
 def test_reproducible_step_count_does_not_depend_on_the_clock(
     every_model_large: pytest.MonkeyPatch,
 ) -> None:
