@@ -93,25 +93,22 @@ def capped(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 def test_capped_options_keep_the_cheapest_a_spread_of_the_rest_and_the_stay(
     capped: Callable[[int], None],
 ) -> None:
-    """Two options each: B keeps its cheapest (£100) and, of the rest, the dearest (£1,300);
-    at-risk A keeps its cheapest (£100 + £250 move) and its stay (£500) beside the dearest. The
-    least coefficient left out: £500 for B, £900 + £250 for A."""
-    capped(2)
-    places = [
-        place("CHEAP", cost=100),
-        place("MID", cost=500),
-        place("DEAR", cost=900),
-        place("DEAREST", cost=1300),
-    ]
-    data = instance([child("A", status="at_risk", current_placement="MID"), child("B")], places)
+    """Four options each, of six places at £100-£600: B keeps its two cheapest and every second
+    of the rest (£300, £500); at-risk A (staying at £600, a move costs £250 more) the same by its
+    own costs, and its stay. The least coefficient left out: £400 for B, £500 + £250 for A."""
+    capped(4)
+    places = [place(f"P{k}", cost=100 * k) for k in range(1, 7)]
+    data = instance([child("A", status="at_risk", current_placement="P6"), child("B")], places)
     cands = candidates(data)
     assert [(o.placement, o.stay) for o in cands.options["A"]] == [
-        ("CHEAP", False),
-        ("MID", True),
-        ("DEAREST", False),
+        ("P1", False),
+        ("P2", False),
+        ("P3", False),
+        ("P4", False),
+        ("P6", True),
     ]
-    assert [o.placement for o in cands.options["B"]] == ["CHEAP", "DEAREST"]
-    assert cands.left_out == {"A": 115000, "B": 50000}
+    assert [o.placement for o in cands.options["B"]] == ["P1", "P2", "P3", "P5"]
+    assert cands.left_out == {"A": 75000, "B": 40000}
 
 
 def test_capacity_bound_holds_for_options_the_cap_left_out(capped: Callable[[int], None]) -> None:
