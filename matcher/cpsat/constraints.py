@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from ortools.sat.python import cp_model
 
@@ -27,6 +26,9 @@ from matcher.instance import Instance
 
 Key = tuple[str, str]
 """A constraint's family and the record it is about, e.g. ``("capacity", "H12")``."""
+
+Terms = list[tuple[cp_model.IntVar, int]]
+"""A linear expression as (variable, coefficient) pairs, each variable once."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,31 @@ class Context:
         """A ``<=`` limit under ``key`` that explanations may relax (see ``limits``)."""
         self.limits[key] = self.add(key, constraint).index
 
+    def add_linear(
+        self, key: Key | None, indices: list[int], coefficients: list[int], lower: int, upper: int
+    ) -> int:
+        """``lower <= sum(coefficient x variable) <= upper`` over the variables at ``indices``
+        (each once), under ``key`` (None: always on), written straight into the model proto:
+        building expressions cost ~1.5 s of the county build. Variables go in index order, as
+        ``model.add`` writes them, so the model is the same. Returns the constraint's index."""
+        proto = self.model.proto
+        index = len(proto.constraints)
+        constraint = proto.constraints.add()
+        if key is not None and self.guards is not None:
+            constraint.enforcement_literal.extend(g.index for g in self.guard(key))
+        if any(a > b for a, b in zip(indices, indices[1:], strict=False)):
+            ordered = sorted(zip(indices, coefficients, strict=True))
+            indices, coefficients = [i for i, _ in ordered], [c for _, c in ordered]
+        constraint.linear.vars.extend(indices)
+        constraint.linear.coeffs.extend(coefficients)
+        constraint.linear.domain.extend([lower, upper])
+        return index
+
+    def add_terms(self, key: Key | None, terms: Terms, lower: int, upper: int) -> int:
+        """``add_linear`` over (variable, coefficient) pairs."""
+        indices = [var.index for var, _ in terms]
+        return self.add_linear(key, indices, [c for _, c in terms], lower, upper)
+
     def at_most_one(self, key: Key, literals: list[cp_model.IntVar]) -> None:
         """At most one of ``literals`` (a linear constraint when it must be switchable)."""
         if self.guards is None:
@@ -75,19 +102,11 @@ class Context:
 
     def forbid(self, key: Key, var: cp_model.IntVar) -> None:
         """``var`` is 0, under ``key``."""
-        self.add(key, var == 0)
-
-    @cached_property
-    def _occupants(self) -> dict[str, list[tuple[Child, cp_model.IntVar]]]:
-        child_by_id = self.instance.child_by_id
-        return {
-            placement: [(child_by_id[c], var) for c, var in pairs]
-            for placement, pairs in self.v.at_placement.items()
-        }
+        self.add_terms(key, [(var, 1)], 0, 0)
 
     def occupants(self, placement: str) -> list[tuple[Child, cp_model.IntVar]]:
         """Our children who may be placed at ``placement``, with their assignment variables."""
-        return self._occupants.get(placement, [])
+        return self.v.at_placement.get(placement, [])
 
     def with_need(self, need: str, level: int) -> frozenset[str]:
         """Ids of our children with ``need`` at ``level`` or above (computed once per pair)."""
@@ -103,6 +122,10 @@ def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
     return cp_model.LinearExpr.sum(variables)
 
 
+def _ones(variables: list[cp_model.IntVar], coefficient: int = 1) -> Terms:
+    return [(var, coefficient) for var in variables]
+
+
 def _presence(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_model.IntVar:
     """A literal that every one of ``variables`` implies: "one of them is here".
 
@@ -111,17 +134,19 @@ def _presence(ctx: Context, name: str, variables: list[cp_model.IntVar]) -> cp_m
     linear constraint, ``sum(members) <= n * present``, built in one call.
     """
     present = ctx.model.new_bool_var(name)
-    ctx.model.add(_total(variables) <= len(variables) * present)
+    ctx.add_terms(None, [*_ones(variables), (present, -len(variables))], cp_model.INT_MIN, 0)
     return present
 
 
 def capacity(ctx: Context) -> None:
     """Our children plus residents never exceed a placement's beds."""
     for placement in ctx.instance.placements:
-        occupants = ctx.v.at_placement.get(placement.id, [])
+        indices = ctx.v.index_at.get(placement.id, [])
         free = placement.capacity - len(placement.residents)
-        if len(occupants) > free:
-            ctx.add_limit(("capacity", placement.id), _total([var for _, var in occupants]) <= free)
+        if len(indices) > free:
+            key = ("capacity", placement.id)
+            ones = [1] * len(indices)
+            ctx.limits[key] = ctx.add_linear(key, indices, ones, cp_model.INT_MIN, free)
 
 
 def staff_capacity(ctx: Context) -> None:
@@ -145,15 +170,17 @@ def outreach_required(ctx: Context) -> None:
     one constraint per group says: if any option of the group is taken, one of its teams serves.
     """
     for child, options in ctx.v.options.items():
-        slots = ctx.v.slots_of_child[child]
-        groups: dict[tuple[str, ...], list[cp_model.IntVar]] = {}
-        for option, var in options:
+        slot_index = {team: var.index for team, var in ctx.v.slots_of_child[child].items()}
+        first = ctx.v.first_index[child]
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for k, (option, _) in enumerate(options):
             if option.teams is not None:
-                groups.setdefault(option.teams, []).append(var)
-        for teams, variables in groups.items():
-            ctx.add(
-                ("outreach_required", child), _total(variables) <= _total([slots[t] for t in teams])
-            )
+                groups.setdefault(option.teams, []).append(first + k)
+        for teams, indices in groups.items():
+            served = sorted(slot_index[t] for t in teams)  # made after the child's options
+            coefficients = [1] * len(indices) + [-1] * len(served)
+            key = ("outreach_required", child)
+            ctx.add_linear(key, indices + served, coefficients, cp_model.INT_MIN, 0)
 
 
 def return_home(ctx: Context) -> None:
@@ -277,13 +304,15 @@ def hsb_no_younger(ctx: Context) -> None:
         }
         for lower, upper in zip(ages, ages[1:], strict=False):
             ctx.model.add_implication(younger[lower], younger[upper])
-        below: dict[int, list[cp_model.IntVar]] = {}
-        for child, var in occupants:
+        below: dict[int, list[int]] = {}
+        for (child, _), index in zip(occupants, ctx.v.index_at[placement.id], strict=True):
             link = bisect.bisect_right(ages, child.age)
             if link < len(ages):
-                below.setdefault(ages[link], []).append(var)
+                below.setdefault(ages[link], []).append(index)
         for age, members in below.items():
-            ctx.model.add(_total(members) <= len(members) * younger[age])
+            indices = [*members, younger[age].index]  # the link is made after every option
+            coefficients = [1] * len(members) + [-len(members)]
+            ctx.add_linear(None, indices, coefficients, cp_model.INT_MIN, 0)
         for child, var in watchers:
             ctx.implication(key, var, ~younger[child.age])
 
@@ -299,7 +328,8 @@ def max_per_placement(ctx: Context) -> None:
             ours = [var for c, var in ctx.occupants(placement.id) if c.id in with_need]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
-                ctx.add(("max_per_placement", f"{index}|{placement.id}"), _total(ours) <= room)
+                key = ("max_per_placement", f"{index}|{placement.id}")
+                ctx.add_terms(key, _ones(ours), cp_model.INT_MIN, room)
 
 
 def incompatible_needs(ctx: Context) -> None:

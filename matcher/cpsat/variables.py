@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 from ortools.util.python.sorted_interval_list import Domain
 
+from matcher.domain import Child
 from matcher.eligibility import Candidates, Option
 from matcher.instance import Instance
 
@@ -24,7 +25,13 @@ class Variables:
 
     assign: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
     options: dict[str, list[tuple[Option, cp_model.IntVar]]] = field(default_factory=dict)
-    at_placement: dict[str, list[tuple[str, cp_model.IntVar]]] = field(default_factory=dict)
+    at_placement: dict[str, list[tuple[Child, cp_model.IntVar]]] = field(default_factory=dict)
+    """Per placement, our children who may be placed there, with their assignment variables."""
+    index_at: dict[str, list[int]] = field(default_factory=dict)
+    """Per placement, its assignment variables' indices in the model, ascending (for constraints
+    written straight into the proto: reading ``var.index`` cost ~1 us a variable)."""
+    first_index: dict[str, int] = field(default_factory=dict)
+    """Per child, the index of its first assignment variable: its k-th option's is this + k."""
     home: dict[str, cp_model.IntVar] = field(default_factory=dict)
     slot: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
     slots_of_child: dict[str, dict[str, cp_model.IntVar]] = field(default_factory=dict)
@@ -62,20 +69,23 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
     home, or unplaced) and at most one slot per child, and a slot only with an outcome that team
     can serve. At a placement with block beds, ``fees_paid`` counts the children beyond them."""
     v = Variables()
-    at_placement: dict[str, list[tuple[str, cp_model.IntVar]]] = {
+    at_placement: dict[str, list[tuple[Child, cp_model.IntVar]]] = {
         p.id: [] for p in instance.placements
     }
+    index_at: dict[str, list[int]] = {p.id: [] for p in instance.placements}
+    proto = model.proto
     assign = v.assign
     for child in instance.children:
         cid = child.id
         served: dict[str, list[cp_model.IntVar]] = {}
-        pairs = []
         options = cands.options[cid]
-        for option, var in zip(options, _bool_vars(model, len(options)), strict=True):
+        first = v.first_index[cid] = len(proto.variables)  # made in one run, in option order
+        pairs = list(zip(options, _bool_vars(model, len(options)), strict=True))
+        for k, (option, var) in enumerate(pairs, start=first):
             pid = option.placement
             assign[(cid, pid)] = var
-            pairs.append((option, var))
-            at_placement[pid].append((cid, var))
+            at_placement[pid].append((child, var))
+            index_at[pid].append(k)
             if option.stay:
                 v.stay[cid] = var
             if option.teams is not None:
@@ -103,6 +113,7 @@ def add_variables(model: cp_model.CpModel, instance: Instance, cands: Candidates
         if len(slots) > 1:
             model.add_at_most_one(slots.values())
     v.at_placement = {pid: pairs for pid, pairs in at_placement.items() if pairs}
+    v.index_at = {pid: indices for pid, indices in index_at.items() if indices}
     for placement in instance.placements:
         occupants = v.at_placement.get(placement.id, [])
         if placement.block_beds and placement.weekly_cost and occupants:
