@@ -103,6 +103,10 @@ LARGE_SEARCH_MIN_S = 1.5
 """Seconds that must be left, once the starting plan is made, to build and search a large
 model's shortlist (~1 s to build on the county instance); with less, the starting plan is the
 answer, so a short ``time_limit`` is kept."""
+LATER_PLAN_S_PER_CHILD = 1.5e-3
+"""A later plan of a large model is searched only if its share of the time left exceeds
+``LARGE_SEARCH_MIN_S`` + this per child: making its shortlist and model took ~25 s for
+20,000 children (and ~2 s on county), and without it plan 2 ran ~30 s past the time limit."""
 FINISH_S = 1.0
 """Seconds of plan 1's time on a large model kept, in reproducible mode, for making and checking
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
@@ -277,9 +281,7 @@ def solve(
     report: SolverReport | None = None
     wall_limit_hit = False
     for rank in range(1, settings.plans + 1):
-        # a later plan on a large model needs time to build its shortlist model first
-        floor = LARGE_SEARCH_MIN_S if large else 0.05
-        if rank > 1 and (run.wall_left() <= floor or stop_requested()):
+        if rank > 1 and (stop_requested() or not _time_for_later_plan(run, rank, large)):
             break
         hint = start if rank == 1 else run.found[-1]
         if large:
@@ -315,6 +317,15 @@ def solve(
     )
     plans, report = _ranked(plans, report)
     return Result(instance.meta.name, instance_sha256, report, plans)
+
+
+def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:
+    """Whether plan ``rank`` (> 1) is worth searching: on a large model its share of the time
+    left must cover making its shortlist model first (``LATER_PLAN_S_PER_CHILD``)."""
+    if not large:
+        return run.wall_left() > 0.05
+    prepare = LARGE_SEARCH_MIN_S + LATER_PLAN_S_PER_CHILD * len(run.instance.children)
+    return run.wall_left() * run.share(rank) > prepare
 
 
 def _ranked(plans: list[Plan], report: SolverReport) -> tuple[list[Plan], SolverReport]:

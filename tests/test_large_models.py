@@ -259,6 +259,19 @@ def test_large_path_without_time_for_the_bound_returns_the_starting_plan(
     assert check_result(data, result.to_dict()) == []
 
 
+def test_large_path_skips_later_plans_their_time_would_not_cover(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """A later plan on a large model first makes its own shortlist model; when its share of the
+    time left would not cover that (20,000 children: ~25 s), it is not started, so the run ends
+    within its limit with plan 1 alone."""
+    every_model_large.setattr(solve_module, "LATER_PLAN_S_PER_CHILD", 1000.0)
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=20, plans=3))
+    assert len(result.plans) == 1
+    assert check_result(data, result.to_dict()) == []
+
+
 def test_reproducible_step_count_does_not_depend_on_the_clock(
     every_model_large: pytest.MonkeyPatch,
 ) -> None:
