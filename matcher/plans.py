@@ -114,6 +114,9 @@ class Result:
     plans: list[Plan]
     infeasibility: dict[str, Any] | None = None
     """For an infeasible instance explained by ``matcher.explain``: the conflicting constraints."""
+    candidates: Candidates | None = field(default=None, repr=False, compare=False)
+    """The options the plans were made from, kept for explanations (not written): rebuilding
+    them took 60 s of the explanations' time on 20,000 children."""
 
     def to_dict(self) -> dict[str, Any]:
         document = {

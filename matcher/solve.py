@@ -316,7 +316,7 @@ def solve(
         interrupted=stop_requested(),
     )
     plans, report = _ranked(plans, report)
-    return Result(instance.meta.name, instance_sha256, report, plans)
+    return Result(instance.meta.name, instance_sha256, report, plans, candidates=cands)
 
 
 def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:

@@ -35,6 +35,23 @@ def child_entry(result: Any, child_id: str) -> dict[str, Any]:
     return next(c for c in result.plans[0].explanations["children"] if c["child"] == child_id)
 
 
+def test_explanations_reuse_the_options_the_plans_were_made_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``solve`` keeps its options on the result (not written to the plan file) and explanations
+    use them rather than testing every pair again (60 s on 20,000 children); a result read
+    from a file has none, and explanations make them."""
+    data = instance([child("A"), child("B")], [place("CHEAP", cost=100), place("DEAR", cost=900)])
+    result = solve(data, SolveSettings(time_limit=20, workers=1, plans=1))
+    assert result.candidates is not None and "candidates" not in result.to_dict()
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("options made twice")
+
+    monkeypatch.setattr("matcher.explain.candidates", not_again)
+    assert explain(data, result, SETTINGS, ExplainSettings(time_limit=20)).plans[0].explanations
+
+
 def test_a_full_home_is_worth_exactly_what_its_extra_bed_saves() -> None:
     """Two children, a £100 bed and a £900 one: one more bed at CHEAP saves exactly £800."""
     data = instance([child("A"), child("B")], [place("CHEAP", cost=100), place("DEAR", cost=900)])

@@ -53,7 +53,7 @@ def explain(
     settings = settings or ExplainSettings()
     solve_settings = replace(solve_settings or SolveSettings(), plans=1)
     started = time.perf_counter()
-    cands = candidates(instance)
+    cands = result.candidates or candidates(instance)
     if not result.plans:
         if result.solver.status != "INFEASIBLE":
             return result
