@@ -193,8 +193,11 @@ def return_home(ctx: Context) -> None:
 
 def outreach_capacity(ctx: Context) -> None:
     """A team serves at most ``capacity`` children at a time."""
+    of_team: dict[str, list[cp_model.IntVar]] = {}
+    for (_, t), var in ctx.v.slot.items():  # one pass, not one per team
+        of_team.setdefault(t, []).append(var)
     for team in ctx.instance.outreach_teams:
-        slots = [var for (_, t), var in ctx.v.slot.items() if t == team.id]
+        slots = of_team.get(team.id, [])
         if len(slots) > team.capacity:
             ctx.add_limit(("outreach_capacity", team.id), _total(slots) <= team.capacity)
 
