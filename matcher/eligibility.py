@@ -217,7 +217,9 @@ class _Outreach:
     """The outreach teams by kind of uplift (teams share few kinds: options are tested once per
     kind, not per team), and which teams' radius covers each placement."""
 
-    def __init__(self, instance: Instance, table: PairTable, covers: dict[str, frozenset[str]]):
+    def __init__(
+        self, instance: Instance, table: PairTable, covers: dict[str, frozenset[str]]
+    ) -> None:
         self.teams = [team.id for team in instance.outreach_teams]
         kind_index: dict[tuple[tuple[bool, ...], int], int] = {}
         self.kinds: list[tuple[BoolArray, int]] = []

@@ -13,8 +13,8 @@ from test_families import CASES
 from matcher.bench.gap import gap_instance, gap_value, read_gap
 from matcher.bench.highs import solve_mip
 from matcher.bench.report import compare, summary
-from matcher.bench.runner import run_quality
-from matcher.bench.suites import GAP_FOLDER, suite_cases
+from matcher.bench.runner import run_case, run_quality
+from matcher.bench.suites import GAP_FOLDER, Case, suite_cases
 from matcher.cli import main
 from matcher.cpsat import build_model
 from matcher.io import read_instance
@@ -115,6 +115,14 @@ def test_a_gap_run_with_no_plan_still_records_the_best_known_value(gap_folder: P
     case = next(c for c in suite_cases("gap", gap_folder) if c.name == "d05100")
     row = run_quality(case, None, None)
     assert row["best_known"] == 6353 and row["gap_to_best_known"] is None
+
+
+def test_a_run_that_fails_before_its_instance_is_made_is_an_error_row() -> None:
+    """The time-out starts once the instance is made (generating 20,000 children takes ~4
+    min); a process that dies before that is seen at once, not after the build time-out."""
+    case = Case("smoke", "no-such-instance", build=lambda: read_instance(Path("missing.json")))
+    row = run_case(case, "greedy", 5.0)
+    assert row["status"] == "ERROR" and row["instance"] == "no-such-instance"
 
 
 def test_summary_counts_a_run_that_assigned_not_every_job_as_the_worst() -> None:
