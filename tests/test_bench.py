@@ -12,7 +12,7 @@ from test_families import CASES
 
 from matcher.bench.gap import gap_instance, gap_value, read_gap
 from matcher.bench.highs import solve_mip
-from matcher.bench.report import compare, summary
+from matcher.bench.report import compare, summary, write_results
 from matcher.bench.runner import run_case, run_quality
 from matcher.bench.suites import GAP_FOLDER, Case, suite_cases
 from matcher.cli import main
@@ -123,6 +123,24 @@ def test_a_run_that_fails_before_its_instance_is_made_is_an_error_row() -> None:
     case = Case("smoke", "no-such-instance", build=lambda: read_instance(Path("missing.json")))
     row = run_case(case, "greedy", 5.0)
     assert row["status"] == "ERROR" and row["instance"] == "no-such-instance"
+
+
+def test_results_with_no_gap_at_all_still_plot_and_summarise(tmp_path: Path) -> None:
+    """A run with no bound and no best-known value (the 20,000-child scaling case: the greedy
+    plan, no bound in time) crashed the plot: its gap columns held no number at all."""
+    row = {
+        "suite": "scaling",
+        "instance": "county-20000",
+        "children": 20000,
+        "solver": "cpsat-2w",
+        "status": "FEASIBLE",
+        "objective": 37902661.6,
+        "gap": None,
+        "gap_to_best_known": None,
+        "wall_s": 143.3,
+    }
+    written = write_results([row], tmp_path / "results.csv")
+    assert all(path.exists() for path in written)
 
 
 def test_summary_counts_a_run_that_assigned_not_every_job_as_the_worst() -> None:

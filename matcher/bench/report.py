@@ -43,6 +43,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     figure = new_figure(11, 4.2)
     time_axis, gap_axis = figure.subplots(1, 2)
     data = table.copy()
+    for column in ("wall_s", "gap", "gap_to_best_known"):  # all-None columns are not numeric
+        data[column] = pd.to_numeric(data[column], errors="coerce")
     data["quality_gap"] = data["gap_to_best_known"].fillna(data["gap"])
     for solver, rows in data.groupby("solver", sort=True):
         by_size = rows.groupby("children").median(numeric_only=True).sort_index()
