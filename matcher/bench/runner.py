@@ -58,6 +58,9 @@ BUILD_TIMEOUT_S = 1800.0
 """Longest a run may take to make its instance before it counts as an error (generating the
 20,000-child county instance takes ~4 min); the run's own time-out starts once it is made."""
 
+BUILT = "built"
+"""What a run's process says once its instance is made."""
+
 
 def run_case(
     case: Case, solver: str, time_limit: float, gap_folder: Path = GAP_FOLDER
@@ -82,18 +85,13 @@ def run_case(
     return {"suite": case.suite, "instance": case.name, "time_limit_s": time_limit, **row}
 
 
-BUILT = "built"
-"""What a run's process says once its instance is made."""
-
-
 def _message(queue: Any, process: Any, timeout: float) -> Any:
     """The next message from the run's process, or None if it ended or ``timeout`` passed."""
-    waited = 0.0
-    while waited < timeout:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             return queue.get(timeout=min(1.0, timeout))
         except Empty:
-            waited += 1.0
             if not process.is_alive() and queue.empty():
                 return None
     return None
