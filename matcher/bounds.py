@@ -24,7 +24,7 @@ wherever it is shown.
 
 Where placements have ``staff_capacity`` (a child uses its staff units there) and a staff limit
 could bind, a flow cannot hold it: the relaxation is then the linear programme that keeps beds
-and staff (``_Relaxation.staff_prices``: GLOP, by column generation from the subgradient's
+and staff (``Relaxation.staff_prices``: GLOP, by column generation from the subgradient's
 prices, which here price staff units too; the whole LP of a 128k-pair GAP instance took GLOP
 10-15 s, the column generation ~1 s), and its duals price beds and staff units. The bound is the
 Lagrangian value at those prices, valid for any prices >= 0 whatever the LP's accuracy, or the
@@ -96,7 +96,7 @@ class CapacityBound:
         return beds + np.array([staff.get(o.placement, 0.0) * units(o.placement) for o in options])
 
 
-class _Relaxation:
+class Relaxation:
     """The pairs as flat arrays, grouped by child, for fast evaluation at given prices."""
 
     def __init__(self, instance: Instance, cands: Candidates) -> None:
@@ -187,7 +187,7 @@ class _Relaxation:
             raise RuntimeError("the bed relaxation has no optimal flow")
         return int(network.optimal_cost()) + self.constant
 
-    def _best(self, priced: np.ndarray) -> np.ndarray:
+    def best_outcomes(self, priced: np.ndarray) -> np.ndarray:
         """Each child's cheapest outcome when its options cost ``priced``."""
         best = self.alternative.copy()
         if len(priced):
@@ -202,7 +202,7 @@ class _Relaxation:
         m = len(self.free)
         beds, staff = prices[:m], prices[m:]
         priced = self.cost + beds[self.place_of] + staff[self.place_of] * self.units
-        best = self._best(priced)
+        best = self.best_outcomes(priced)
         value = best.sum() - float(beds @ self.free) - float(staff @ self.staff_limit)
         chosen = priced <= best[self.child_of]
         chosen &= priced < self.alternative[self.child_of]
@@ -218,7 +218,9 @@ class _Relaxation:
         """The Lagrangian value with beds priced at ``beds`` and staff units at ``staff`` (both
         >= 0): a lower bound for any such prices. Beds beyond a block are paid at their fee
         instead of priced when the fee is lower."""
-        best = self._best(self.cost + beds[self.place_of] + staff[self.place_of] * self.units)
+        best = self.best_outcomes(
+            self.cost + beds[self.place_of] + staff[self.place_of] * self.units
+        )
         beyond = np.minimum(self.counted_fee - beds, 0.0) @ (self.free - self.block)
         return float(
             best.sum() - beds @ self.block + beyond - staff @ self.staff_limit + self.constant
@@ -236,8 +238,8 @@ class _Relaxation:
             return None
         lp = _StaffLp(self, staff_rows)
         guessed = self.cost + guess[:m][self.place_of] + guess[m:][self.place_of] * self.units
-        first = _per_child(self.child_of, guessed, LP_PRICED_COLUMNS)
-        frugal = _per_child(self.child_of, self.units, LP_FRUGAL_COLUMNS)
+        first = per_child(self.child_of, guessed, LP_PRICED_COLUMNS)
+        frugal = per_child(self.child_of, self.units, LP_FRUGAL_COLUMNS)
         lp.add(np.union1d(first, frugal))
         for _ in range(LP_ROUNDS):
             duals = lp.solve()
@@ -250,7 +252,7 @@ class _Relaxation:
             if not below.any():
                 break
             picked = np.flatnonzero(below)
-            chosen = _per_child(self.child_of[picked], reduced[picked], LP_COLUMNS_ADDED)
+            chosen = per_child(self.child_of[picked], reduced[picked], LP_COLUMNS_ADDED)
             lp.add(picked[chosen])
         return beds, staff
 
@@ -269,7 +271,7 @@ class _StaffLp:
     """The beds-and-staff linear programme on a growing set of a relaxation's pairs (GLOP), in
     pounds (``LP_SCALE``); its duals are returned in pence."""
 
-    def __init__(self, relaxation: _Relaxation, staff_rows: np.ndarray) -> None:
+    def __init__(self, relaxation: Relaxation, staff_rows: np.ndarray) -> None:
         self.relaxation = r = relaxation
         self.solver = solver = pywraplp.Solver.CreateSolver("GLOP")
         infinity = solver.infinity()
@@ -333,13 +335,13 @@ FLOAT_TOLERANCE = 1e-7
 1099.9999999 pence)."""
 
 
-def _whole_pence(value: float) -> int:
+def whole_pence(value: float) -> int:
     """A bound in whole pence: every plan's objective is whole pence, so a bound rounds up,
     less the float tolerance."""
     return math.ceil(value - FLOAT_TOLERANCE * max(abs(value), 1.0))
 
 
-def _per_child(child_of: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+def per_child(child_of: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` smallest ``values`` of each child (ties to the earlier index);
     ``child_of`` is sorted."""
     order = np.lexsort((values, child_of))
@@ -354,7 +356,7 @@ def capacity_bound(
     """The bed relaxation's exact value, and bed prices from up to ``ITERATIONS`` subgradient
     steps (fewer on big models, ``PAIR_STEPS``; Polyak steps towards ``target``, the objective
     of a known plan, when given)."""
-    relaxation = _Relaxation(instance, cands)
+    relaxation = Relaxation(instance, cands)
     exact = relaxation.flow()
     ids = relaxation.placement_ids
     m = len(relaxation.free)
@@ -382,7 +384,7 @@ def capacity_bound(
         beds, staff = staffed
         value = relaxation.staffed_value(beds, staff)
         return CapacityBound(
-            bound=max(exact, _whole_pence(value)),
+            bound=max(exact, whole_pence(value)),
             prices=dict(zip(ids, beds.tolist(), strict=True)),
             staff_prices={ids[p]: float(staff[p]) for p in np.flatnonzero(staff)},
         )

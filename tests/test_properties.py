@@ -17,6 +17,7 @@ from matcher.explain import ExplainSettings, explain
 from matcher.explain.whatif import Resolver
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
+from matcher.occupancy_bound import occupancy_bound
 from matcher.plans import make_plan
 from matcher.solve import SolveSettings, shortlist, solve
 from matcher.units import to_pence, to_pounds
@@ -168,8 +169,12 @@ def test_every_plan_passes_the_checker(data: Instance) -> None:
     if result.solver.status == "OPTIMAL":
         assert result.solver.objective == result.solver.best_bound
         assert abs(result.solver.objective - result.plans[0].objective) <= len(data.children)
-        bound = capacity_bound(data, candidates(data), target=to_pence(result.solver.objective))
+        cands = candidates(data)
+        bound = capacity_bound(data, cands, target=to_pence(result.solver.objective))
         assert to_pounds(bound.bound) <= result.solver.objective + 0.01
+        households = occupancy_bound(data, cands, bound, rounds=30, plan=greedy_plan(data, cands))
+        assert bound.bound <= households.bound
+        assert to_pounds(households.bound) <= result.solver.objective + 0.01
 
 
 def _brute_force_optimum(data: Instance) -> float | None:
@@ -198,8 +203,11 @@ def test_solver_optimum_agrees_with_brute_force(data: Instance) -> None:
     assert (plan is None) == (expected is None), "one side found a plan, the other none"
     if plan is not None and expected is not None:
         assert abs(plan.objective - expected) <= max(1, len(data.children))
-        bound = capacity_bound(data, candidates(data), target=to_pence(expected)).bound
-        assert to_pounds(bound) <= expected + max(1, len(data.children))
+        cands = candidates(data)
+        beds = capacity_bound(data, cands, target=to_pence(expected))
+        assert to_pounds(beds.bound) <= expected + max(1, len(data.children))
+        households = occupancy_bound(data, cands, beds, rounds=30).bound
+        assert to_pounds(households) <= expected + max(1, len(data.children))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

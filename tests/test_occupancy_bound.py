@@ -1,0 +1,129 @@
+"""The occupancy bound: each placement may take only children who could live there together.
+
+Known answers where the bed relaxation is loose because of a household rule, and a bound that
+never exceeds the shipped instances' proven optima (the property tests check random ones).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import best_plan, child, instance, place
+
+from matcher.bounds import capacity_bound
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
+from matcher.instance import Instance
+from matcher.io import read_instance
+from matcher.occupancy_bound import occupancy_bound
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
+HSB = {"harmful_sexual_behaviour": 1}
+
+
+def _bounds(data: Instance, rounds: int = 50) -> tuple[int, int]:
+    """The bed bound and the occupancy bound (pence)."""
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    return beds.bound, occupancy_bound(data, cands, beds, rounds).bound
+
+
+def _optimum_pence(data: Instance) -> int:
+    plan = best_plan(data)
+    assert plan is not None
+    return round(plan.objective * 100)
+
+
+@pytest.mark.parametrize(
+    ("name", "children", "placements", "sections"),
+    [
+        (
+            "harmful sexual behaviour: the older child may not share the cheap pair of beds",
+            [child("A", age=15, needs=HSB), child("B", age=10)],
+            [place("CHEAP", capacity=2, cost=100, meets=HSB), place("DEAR", cost=900, meets=HSB)],
+            {},
+        ),
+        (
+            "sole occupancy",
+            [child("A", requires_sole=True), child("B")],
+            [place("CHEAP", capacity=2, cost=100), place("DEAR", cost=900)],
+            {},
+        ),
+        (
+            "a conflict pair",
+            [child("A"), child("B")],
+            [place("CHEAP", capacity=2, cost=100), place("DEAR", cost=900)],
+            {"conflicts": [{"a": "A", "b": "B"}]},
+        ),
+        (
+            "a preferred sibling group cannot be kept together in one-bed places",
+            [child("A", sibling_group="G"), child("B", sibling_group="G")],
+            [place("P1", cost=100), place("P2", cost=100)],
+            {"sibling_groups": [{"id": "G", "together": "preferred"}]},
+        ),
+        (
+            "a required sibling group fits only in the dear home",
+            [child("A", sibling_group="G"), child("B", sibling_group="G")],
+            [place("P1", cost=100), place("P2", cost=100), place("PAIR", capacity=2, cost=900)],
+            {"sibling_groups": [{"id": "G", "together": "required"}]},
+        ),
+        (
+            "at most one child with a high need per home",
+            [child("A", needs={"aggression": 3}), child("B", needs={"aggression": 3})],
+            [
+                place("CHEAP", capacity=2, cost=100, meets={"aggression": 3}),
+                place("DEAR", cost=900, meets={"aggression": 3}),
+            ],
+            {
+                "policy": {
+                    "rules": {
+                        "max_per_placement": [{"need": "aggression", "min_level": 3, "max": 1}]
+                    }
+                }
+            },
+        ),
+    ],
+)
+def test_the_bound_holds_the_household_rule_the_bed_bound_drops(
+    name: str, children: list, placements: list, sections: dict
+) -> None:
+    data = instance(children, placements, **sections)
+    optimum = _optimum_pence(data)
+    beds, occupancy = _bounds(data)
+    assert beds < optimum, name  # the bed relaxation lets both share the cheap place
+    assert occupancy == optimum, name
+
+
+def test_residents_count_for_the_rules() -> None:
+    """A resident aged 8 in the cheap home: the child with harmful sexual behaviour may not
+    join, so it goes to the dear place; the bed bound sends it to the cheap one."""
+    resident = [{"age": 8, "sex": "M", "needs": {}}]
+    data = instance(
+        [child("A", age=15, needs=HSB)],
+        [
+            place("CHEAP", capacity=2, cost=100, residents=resident, meets=HSB),
+            place("DEAR", cost=900, meets=HSB),
+        ],
+    )
+    beds, occupancy = _bounds(data)
+    assert beds < _optimum_pence(data) == occupancy
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_OPTIMA))
+def test_the_bound_never_exceeds_a_proven_optimum(name: str) -> None:
+    data = read_instance(ROOT / "instances" / name)
+    cands = candidates(data)
+    beds = capacity_bound(data, cands, target=KNOWN_OPTIMA[name] * 100)
+    result = occupancy_bound(data, cands, beds, rounds=100, plan=greedy_plan(data, cands))
+    assert beds.bound <= result.bound <= KNOWN_OPTIMA[name] * 100
+
+
+def test_a_stop_request_ends_the_rounds_with_a_valid_bound() -> None:
+    data = read_instance(ROOT / "instances" / "small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    result = occupancy_bound(data, cands, beds, rounds=100, stop=lambda: True)
+    assert result.rounds == 0 and not result.converged
+    assert beds.bound <= result.bound <= KNOWN_OPTIMA["small.json"] * 100
