@@ -141,9 +141,14 @@ bound (``matcher.occupancy_bound``), which keeps each placement's household rule
 60 s: the bound rises from £1,514,605 (beds only) to ~£1.68M, so the gap reported falls from
 ~12% to ~2-3%, for ~9 fewer neighbourhood steps."""
 
+OCCUPANCY_ROUND_S = 0.01
 OCCUPANCY_ROUND_S_PER_PAIR = 1e-6
-"""Seconds a round of the occupancy bound is charged per option pair (county's 287k pairs:
-0.25-0.3 s a round, its pricing and the master LP about equal)."""
+"""Seconds a round of the occupancy bound is charged, and per option pair (county's 287k
+pairs: 0.25-0.3 s a round, its pricing and the master LP about equal)."""
+
+OCCUPANCY_MAX_ROUNDS = 60
+"""Rounds at most: county's bound converged in 57-64 (£1.6865M after 50, £1.6875M at the
+end); time beyond goes to the neighbourhood search."""
 
 OCCUPANCY_MIN_ROUNDS = 10
 """Fewer rounds than this barely move the bound above the bed bound: the time goes to the
@@ -421,11 +426,13 @@ def _search_large(
         cells = len(run.instance.children) * len(run.instance.placements)
         seconds -= PREAMBLE_S_PER_PAIR * run.pairs + PREAMBLE_S_PER_CELL * cells
     rounds = _occupancy_rounds(run, seconds) if improve_first and relaxed is not None else 0
-    occupancy_s = seconds * OCCUPANCY_SHARE if rounds else 0.0
+    occupancy_s = rounds * _occupancy_round_s(run)
     seconds -= occupancy_s  # the occupancy bound's share, in the same currency as the steps
     households = 0  # the occupancy bound (pence), once made
     if improve_first and relaxed is not None and seconds > 0:
-        improved = _improve(run, cands, hint, seconds, relaxed.bound, left - FINISH_S)
+        # the clock stops the steps early enough to leave the occupancy bound its time
+        wall_s = left - FINISH_S - occupancy_s
+        improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s)
         hint = improved.outcomes  # its placements are all on the shortlist
         if rounds:
             households = _occupancy(run, relaxed, hint, rounds, deadline - FINISH_S)
@@ -461,8 +468,9 @@ def _search_large(
 
 
 def _occupancy_rounds(run: _Run, seconds: float) -> int:
-    """Rounds of the occupancy bound that ``OCCUPANCY_SHARE`` of ``seconds`` buys, or 0 when
-    the bound does not apply (staff limits, capped options, too many pairs) or too few fit."""
+    """Rounds of the occupancy bound that ``OCCUPANCY_SHARE`` of ``seconds`` buys (at most
+    ``OCCUPANCY_MAX_ROUNDS``), or 0 when the bound does not apply (staff limits, capped
+    options, too many pairs) or too few fit."""
     if (
         run.instance.staff_limited
         or run.cands.left_out
@@ -470,8 +478,13 @@ def _occupancy_rounds(run: _Run, seconds: float) -> int:
         or seconds <= 0
     ):
         return 0
-    rounds = int(seconds * OCCUPANCY_SHARE / (OCCUPANCY_ROUND_S_PER_PAIR * run.pairs + 0.01))
+    rounds = min(int(seconds * OCCUPANCY_SHARE / _occupancy_round_s(run)), OCCUPANCY_MAX_ROUNDS)
     return rounds if rounds >= OCCUPANCY_MIN_ROUNDS else 0
+
+
+def _occupancy_round_s(run: _Run) -> float:
+    """Seconds a round of the occupancy bound is charged."""
+    return OCCUPANCY_ROUND_S + OCCUPANCY_ROUND_S_PER_PAIR * run.pairs
 
 
 def _occupancy(
