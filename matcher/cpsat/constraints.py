@@ -14,7 +14,7 @@ explanation may relax by one unit (beds, outreach slots, moves, budget) are reme
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -108,6 +108,18 @@ class Context:
     def occupants(self, placement: str) -> list[tuple[Child, cp_model.IntVar]]:
         """Our children who may be placed at ``placement``, with their assignment variables."""
         return self.v.at_placement.get(placement, [])
+
+    def occupants_among(
+        self, ids: Collection[str]
+    ) -> dict[str, list[tuple[Child, cp_model.IntVar]]]:
+        """``occupants`` of every placement, only the children in ``ids``, in the same order: a
+        family about a few children reads their options instead of all 287k pairs (county)."""
+        at: dict[str, list[tuple[Child, cp_model.IntVar]]] = {}
+        for child in self.instance.children:
+            if child.id in ids:
+                for option, var in self.v.options[child.id]:
+                    at.setdefault(option.placement, []).append((child, var))
+        return at
 
     def with_need(self, need: str, level: int) -> frozenset[str]:
         """Ids of our children with ``need`` at ``level`` or above (computed once per pair)."""
@@ -226,11 +238,12 @@ def max_moves(ctx: Context) -> None:
 
 def sole_occupancy(ctx: Context) -> None:
     """A child who requires sole occupancy shares with nobody, residents included."""
+    sole_at = ctx.occupants_among({c.id for c in ctx.instance.children if c.requires_sole})
     for placement in ctx.instance.placements:
-        occupants = ctx.occupants(placement.id)
-        sole = [var for c, var in occupants if c.requires_sole]
+        sole = [var for _, var in sole_at.get(placement.id, [])]
         if not sole:
             continue
+        occupants = ctx.occupants(placement.id)
         key = ("sole_occupancy", placement.id)
         if placement.residents:
             for var in sole:
@@ -283,14 +296,17 @@ def hsb_no_younger(ctx: Context) -> None:
     if not ctx.instance.policy.rules.hsb_no_younger:
         return
     need = "harmful_sexual_behaviour"
+    with_hsb = ctx.with_need(need, 1)
+    hsb_at = ctx.occupants_among(with_hsb)
     for placement in ctx.instance.placements:
-        occupants = ctx.occupants(placement.id)
         oldest_hsb_resident = max(
             (r.age for r in placement.residents if r.needs.get(need, 0) >= 1), default=-1
         )
+        if placement.id not in hsb_at and oldest_hsb_resident < 0:
+            continue  # nobody here has the behaviour: no constraint
+        occupants = ctx.occupants(placement.id)
         youngest_resident = min((r.age for r in placement.residents), default=99)
         watchers: list[tuple[Child, cp_model.IntVar]] = []
-        with_hsb = ctx.with_need(need, 1)
         key = ("hsb_no_younger", placement.id)
         for child, var in occupants:
             if child.age < oldest_hsb_resident:
@@ -325,12 +341,12 @@ def hsb_no_younger(ctx: Context) -> None:
 def max_per_placement(ctx: Context) -> None:
     """At most ``max`` occupants, residents included, with a need at ``min_level`` or above."""
     for index, rule in enumerate(ctx.instance.policy.rules.max_per_placement):
+        with_need_at = ctx.occupants_among(ctx.with_need(rule.need, rule.min_level))
         for placement in ctx.instance.placements:
             residents = sum(
                 r.needs.get(rule.need, 0) >= rule.min_level for r in placement.residents
             )
-            with_need = ctx.with_need(rule.need, rule.min_level)
-            ours = [var for c, var in ctx.occupants(placement.id) if c.id in with_need]
+            ours = [var for _, var in with_need_at.get(placement.id, [])]
             room = max(rule.max - residents, 0)
             if len(ours) > room:
                 key = ("max_per_placement", f"{index}|{placement.id}")
@@ -347,8 +363,9 @@ def incompatible_needs(ctx: Context) -> None:
     for index, rule in enumerate(ctx.instance.policy.rules.incompatible_needs):
         with_a = ctx.with_need(rule.a, rule.min_level)
         with_b = ctx.with_need(rule.b, rule.min_level)
+        either_at = ctx.occupants_among(with_a | with_b)  # the rest are in no group
         for placement in ctx.instance.placements:
-            occupants = ctx.occupants(placement.id)
+            occupants = either_at.get(placement.id, [])
             resident_a = any(r.needs.get(rule.a, 0) >= rule.min_level for r in placement.residents)
             resident_b = any(r.needs.get(rule.b, 0) >= rule.min_level for r in placement.residents)
             only_a, only_b, both = [], [], []
