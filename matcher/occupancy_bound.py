@@ -67,12 +67,15 @@ LP_SCALE = 100.0
 
 @dataclass(frozen=True)
 class OccupancyBound:
-    """The bound (pence), the rounds of column generation it took, and whether they met the
-    master LP's value (else more rounds could raise it)."""
+    """The bound (pence), the rounds of column generation it took, whether they met the
+    master LP's value (else more rounds could raise it), and how many placement set searches
+    were cut at ``NODE_LIMIT`` (their fractional value stood in: the bound holds, but is
+    weaker)."""
 
     bound: int
     rounds: int
     converged: bool
+    searches_cut: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class _Households:
     residents); ``max_per_placement`` is counted against the room residents leave."""
 
     def __init__(self, instance: Instance, relaxation: Relaxation) -> None:
-        self.instance, self.rel = instance, relaxation
+        self.rel = relaxation
         self.children = instance.children
         rules = instance.policy.rules
         self.pair_rules = rules.model_copy(update={"max_per_placement": []})
@@ -127,7 +130,7 @@ class _Households:
                 strict=True,
             )
         ]
-        self.nodes_exceeded = 0
+        self.searches_cut = 0
 
     def _pair_ok(self, a: int, b: int) -> bool:
         key = (a, b) if a < b else (b, a)
@@ -306,7 +309,7 @@ class _BranchAndBound:
     def run(self) -> tuple[float, list[_Item]]:
         self._visit(0, [], [], 0.0, 0.0)
         if self.nodes > NODE_LIMIT:
-            self.h.nodes_exceeded += 1
+            self.h.searches_cut += 1
             return min(self.best_value, self.fractional(0, self.beds)), self.best_items
         return self.best_value, self.best_items
 
@@ -573,4 +576,5 @@ def occupancy_bound(
             converged = True
             break
     bound = max(beds.bound, whole_pence(best))
-    return OccupancyBound(bound=bound, rounds=done, converged=converged)
+    cut = pricing.households.searches_cut
+    return OccupancyBound(bound=bound, rounds=done, converged=converged, searches_cut=cut)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import best_plan, child, instance, place
 
+from matcher import occupancy_bound as occupancy_module
 from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
@@ -127,3 +128,16 @@ def test_a_stop_request_ends_the_rounds_with_a_valid_bound() -> None:
     result = occupancy_bound(data, cands, beds, rounds=100, stop=lambda: True)
     assert result.rounds == 0 and not result.converged
     assert beds.bound <= result.bound <= KNOWN_OPTIMA["small.json"] * 100
+
+
+def test_searches_cut_at_the_node_limit_keep_the_bound_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a one-node limit the fractional value stands in for most placements' best set."""
+    monkeypatch.setattr(occupancy_module, "NODE_LIMIT", 1)
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    result = occupancy_bound(data, cands, beds, rounds=30, plan=greedy_plan(data, cands))
+    assert result.searches_cut > 0
+    assert beds.bound <= result.bound <= KNOWN_OPTIMA["tight-small.json"] * 100
