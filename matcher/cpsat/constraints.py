@@ -13,10 +13,10 @@ explanation may relax by one unit (beds, outreach slots, moves, budget) are reme
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from matcher.cpsat.variables import Variables
@@ -298,44 +298,48 @@ def hsb_no_younger(ctx: Context) -> None:
     need = "harmful_sexual_behaviour"
     with_hsb = ctx.with_need(need, 1)
     hsb_at = ctx.occupants_among(with_hsb)
+    children = ctx.instance.children
+    firsts = np.array([ctx.v.first_index[c.id] for c in children], dtype=np.int64)
+    child_age = np.array([c.age for c in children], dtype=np.int64)
+    child_hsb = np.array([c.id in with_hsb for c in children], dtype=bool)
     for placement in ctx.instance.placements:
         oldest_hsb_resident = max(
             (r.age for r in placement.residents if r.needs.get(need, 0) >= 1), default=-1
         )
-        if placement.id not in hsb_at and oldest_hsb_resident < 0:
-            continue  # nobody here has the behaviour: no constraint
+        indices = ctx.v.index_at.get(placement.id)
+        if indices is None or (placement.id not in hsb_at and oldest_hsb_resident < 0):
+            continue  # nobody here has the behaviour, or nobody of ours could come: no constraint
         occupants = ctx.occupants(placement.id)
         youngest_resident = min((r.age for r in placement.residents), default=99)
-        watchers: list[tuple[Child, cp_model.IntVar]] = []
+        at = np.array(indices, dtype=np.int64)
+        who = np.searchsorted(firsts, at, side="right") - 1  # each option's child, by position
+        ages, hsb = child_age[who], child_hsb[who]
+        too_young = ages < oldest_hsb_resident
+        forbidden = too_young | (hsb & (youngest_resident < ages))
+        watching = hsb & ~forbidden
         key = ("hsb_no_younger", placement.id)
-        for child, var in occupants:
-            if child.age < oldest_hsb_resident:
-                ctx.forbid(key, var)
-            elif child.id in with_hsb:
-                if youngest_resident < child.age:
-                    ctx.forbid(key, var)
-                else:
-                    watchers.append((child, var))
-        ages = sorted({child.age for child, _ in watchers})
-        if not ages or not any(c.age < ages[-1] for c, _ in occupants):
+        for i in np.flatnonzero(forbidden).tolist():  # in occupant order, as they come
+            ctx.forbid(key, occupants[i][1])
+        watched = sorted(set(ages[watching].tolist()))
+        if not watched or not (ages < watched[-1]).any():
             continue
         younger = {
             age: ctx.model.new_bool_var(f"younger_than_{age}[placement={placement.id}]")
-            for age in ages
+            for age in watched
         }
-        for lower, upper in zip(ages, ages[1:], strict=False):
+        for lower, upper in zip(watched, watched[1:], strict=False):
             ctx.model.add_implication(younger[lower], younger[upper])
-        below: dict[int, list[int]] = {}
-        for (child, _), index in zip(occupants, ctx.v.index_at[placement.id], strict=True):
-            link = bisect.bisect_right(ages, child.age)
-            if link < len(ages):
-                below.setdefault(ages[link], []).append(index)
-        for age, members in below.items():
+        links = np.searchsorted(watched, ages, side="right")  # the first link above each age
+        linked = links < len(watched)
+        firsts_seen = np.unique(links[linked], return_index=True)
+        for link in firsts_seen[0][np.argsort(firsts_seen[1])].tolist():  # first-seen order
+            members = at[linked & (links == link)].tolist()
+            age = watched[link]
             indices = [*members, younger[age].index]  # the link is made after every option
             coefficients = [1] * len(members) + [-len(members)]
             ctx.add_linear(None, indices, coefficients, cp_model.INT_MIN, 0)
-        for child, var in watchers:
-            ctx.implication(key, var, ~younger[child.age])
+        for i in np.flatnonzero(watching).tolist():
+            ctx.implication(key, occupants[i][1], ~younger[int(ages[i])])
 
 
 def max_per_placement(ctx: Context) -> None:
