@@ -53,17 +53,18 @@ SUB_SOLVE_DETERMINISTIC = 0.5
 """Deterministic limit of one sub-solve in reproducible mode: on county, without presolve, 58 of
 60 sub-solves finished (proven) within it, at ~0.5 s each."""
 
-STEP_S = 0.4
+STEP_S = 0.55
 STEP_S_PER_DETERMINISTIC = 2.0
 """Reproducible mode charges each step ``STEP_S`` + ``STEP_S_PER_DETERMINISTIC`` x its
 sub-solve's deterministic time against its ``seconds``, and steps while any are left: a count
 the clock does not touch, so the same seed gives the same plan whatever else the machine is
 doing, unless the clock has to stop it at the time limit first (the report then says so).
-Measured per step (wall = a + b x deterministic): county 0.86 s at 0.31 deterministic
-(a = 0.32, b = 1.78), 5,000 children 0.32 s at 0.06; the charge is 1.01 s and 0.52 s. A flat
-1.2 s a step (before) left a quarter of a 60 s county run unused, and most of a 5,000-child
-one's; 0.3 s and 0.35 s (county ~0.9 s a step, as measured) left the occupancy bound after the
-steps too little time in two of four 60 s county runs (the clock cut its rounds), so 0.4."""
+Measured per step on this machine: county 0.86 s at 0.31 deterministic one hour and 1.10 s at
+0.32 two hours later (0.95-1.18 s on other days), 5,000 children 0.32 s at 0.06; the charge is
+1.17 s and 0.67 s, so a slow hour still repeats. The flat 1.2 s a step before this charge left
+most of a 5,000-child run's time unused; 0.3-0.4 s (the fast hour's fit) let the clock stop
+county's steps and cut the occupancy bound after them in the slow hour."""
+
 
 WALL_SLACK = 2.0
 """In reproducible mode, unless the caller sets its own hard stop, the wall clock stops the
