@@ -138,8 +138,9 @@ with none, the shortlist search)."""
 OCCUPANCY_SHARE = 0.2
 """Share of plan 1's neighbourhood-search time on a large model given instead to the occupancy
 bound (``matcher.occupancy_bound``), which keeps each placement's household rules. County,
-60 s: the bound rises from £1,514,605 (beds only) to £1,686,526 and the gap reported falls
-from 11.8% to 1.6%; the plan, with fewer steps, was 0.05-0.1% dearer (benchmarks/README.md)."""
+60 s: the bound rises from £1,514,605 (beds only) to £1.66M-£1.69M (the clock decides its
+rounds) and the gap reported falls from 11.8% to 1.6-3.2%; the plan, with fewer steps, was
+0.05-0.1% dearer (benchmarks/README.md)."""
 
 OCCUPANCY_ROUND_S = 0.01
 OCCUPANCY_ROUND_S_PER_PAIR = 1e-6
