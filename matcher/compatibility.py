@@ -1,8 +1,10 @@
 """Who may live with whom: the policy rules and sole occupancy as a plain yes/no test.
 
-Used where plans are built one child at a time (the greedy baseline, the instance generator). The
-CP-SAT model states the same rules as constraints (``matcher.cpsat.constraints``) and the
-independent checker re-derives them (``matcher.verify``); neither uses this module.
+Used where plans are built one child at a time (the greedy baseline, the instance generator) and
+where the occupancy bound asks which sets of children may share a placement
+(``matcher.occupancy_bound``). The CP-SAT model states the same rules as constraints
+(``matcher.cpsat.constraints``) and the independent checker re-derives them (``matcher.verify``);
+neither uses this module.
 """
 
 from __future__ import annotations
