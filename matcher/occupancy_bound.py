@@ -475,13 +475,21 @@ class _Master:
             self.place_rows[p].SetCoefficient(var, 1)
         self.objective.SetCoefficient(var, cost / LP_SCALE)
 
-    def add(self, p: int, chosen: list[_Item]) -> bool:
-        """The set as a column, unless it is already in."""
+    def add(
+        self, p: int, chosen: list[_Item], duals: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> bool:
+        """The set as a column, unless it is already in or, given the master's ``duals`` (per
+        child, per placement), its reduced cost there is not below zero."""
         members = tuple(sorted(k for it in chosen for k in it.members))
         if not members or (p, members) in self.known:
             return False
+        cost = self.pricing.cost(p, chosen)
+        if duals is not None:
+            lam, mu = duals
+            if cost - float(lam[list(members)].sum()) - float(mu[p]) >= -1e-6:
+                return False
         self.known.add((p, members))
-        self._column(list(members), p, self.pricing.cost(p, chosen))
+        self._column(list(members), p, cost)
         return True
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray] | None:
@@ -494,10 +502,6 @@ class _Master:
         children = np.array([row.dual_value() for row in self.child_rows]) * LP_SCALE
         places = np.array([row.dual_value() for row in self.place_rows]) * LP_SCALE
         return value, children, places
-
-    def reduced_cost(self, p: int, chosen: list[_Item], lam: np.ndarray, mu: np.ndarray) -> float:
-        members = [k for it in chosen for k in it.members]
-        return self.pricing.cost(p, chosen) - float(lam[members].sum()) - float(mu[p])
 
 
 def _plan_sets(
@@ -567,7 +571,7 @@ def occupancy_bound(
             if value > best:
                 best, centre = value, point
             for p, chosen in sets:
-                if master.reduced_cost(p, chosen, lam, mu) < -1e-6 and master.add(p, chosen):
+                if master.add(p, chosen, (lam, mu)):
                     added += 1
             if added or smoothing == 0:
                 break
