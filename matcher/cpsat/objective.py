@@ -41,10 +41,10 @@ TERM_NAMES: tuple[str, ...] = (
 def minimize(model: cp_model.CpModel, instance: Instance, v: Variables) -> None:
     """Set the model's objective. It is written straight into the model proto: 300k terms through
     ``model.minimize`` cost ~1.2 s of Python on the county instance, this ~0.1 s."""
-    variables, coefficients, constant = objective(instance, v)
+    indices, coefficients, constant = objective(instance, v)
     model.clear_objective()
     proto = model.proto.objective
-    proto.vars.extend([var.index for var in variables])
+    proto.vars.extend(indices)
     proto.coeffs.extend(coefficients)
     proto.offset = constant
 
@@ -86,32 +86,34 @@ def placement_costs(
     return pair_pence(instance, child, fixed, columns, np.asarray(km), stays).tolist()
 
 
-def objective(instance: Instance, v: Variables) -> tuple[list[cp_model.IntVar], list[int], int]:
-    """The whole objective as (variables, coefficients, constant), in pence."""
+def objective(instance: Instance, v: Variables) -> tuple[list[int], list[int], int]:
+    """The whole objective as (variable indices, coefficients, constant), in pence. A child's
+    assignments are consecutive from ``v.first_index`` (reading 287k ``var.index`` cost ~0.2 s)."""
     weights = instance.policy.weights
     placements, teams = instance.placement_by_id, instance.team_by_id
     cands = Candidates(
         {child: [option for option, _ in pairs] for child, pairs in v.options.items()}, {}
     )
     costs = option_costs(instance, cands, v.fees_paid)
-    variables: list[cp_model.IntVar] = []
+    indices: list[int] = []
     coefficients: list[int] = []
     for child in instance.children:
         move = move_penalty(instance, child)
-        variables.append(v.unplaced[child.id])
+        indices.append(v.unplaced[child.id].index)
         coefficients.append(to_pence(weights.unplaced * child.priority) + move)
-        variables.extend(var for _, var in v.options[child.id])
+        first = v.first_index[child.id]
+        indices.extend(range(first, first + len(v.options[child.id])))
         coefficients.extend(costs[child.id])
         if child.id in v.home:
-            variables.append(v.home[child.id])
+            indices.append(v.home[child.id].index)
             coefficients.append(move)
     for placement_id, paid in v.fees_paid.items():
-        variables.append(paid)
+        indices.append(paid.index)
         coefficients.append(to_pence(placements[placement_id].weekly_cost))
     for (_, team), var in v.slot.items():
-        variables.append(var)
+        indices.append(var.index)
         coefficients.append(to_pence(teams[team].weekly_cost))
     for var in v.sibling_split.values():
-        variables.append(var)
+        indices.append(var.index)
         coefficients.append(to_pence(weights.sibling_split))
-    return variables, coefficients, to_pence(instance.block_fixed_cost)
+    return indices, coefficients, to_pence(instance.block_fixed_cost)
