@@ -27,8 +27,12 @@ known: £1,709,554).
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import NamedTuple
 
 import numpy as np
@@ -533,10 +537,12 @@ def occupancy_bound(
     rounds: int,
     plan: dict[str, Outcome] | None = None,
     stop: Callable[[], bool] = lambda: False,
+    on_bound: Callable[[int], None] | None = None,
 ) -> OccupancyBound:
     """The occupancy relaxation's bound after at most ``rounds`` rounds of column generation,
     starting from the bed bound's prices (``beds``) and, when given, a valid ``plan``'s
-    households; ``stop`` ends the rounds early (the bound so far stays valid)."""
+    households; ``stop`` ends the rounds early (the bound so far stays valid). ``on_bound``
+    hears each higher bound (pence) as it is found."""
     relaxation = Relaxation(instance, cands)
     pricing = _Pricing(instance, relaxation)
     master = _Master(pricing)
@@ -570,6 +576,8 @@ def occupancy_bound(
             value, sets = pricing.value(point)
             if value > best:
                 best, centre = value, point
+                if on_bound is not None:
+                    on_bound(max(beds.bound, whole_pence(best)))
             for p, chosen in sets:
                 if master.add(p, chosen, (lam, mu)):
                     added += 1
@@ -582,3 +590,95 @@ def occupancy_bound(
     bound = max(beds.bound, whole_pence(best))
     cut = pricing.households.searches_cut
     return OccupancyBound(bound=bound, rounds=done, converged=converged, searches_cut=cut)
+
+
+def beside_possible() -> bool:
+    """Whether ``BoundBeside`` can run here: it needs ``fork`` (a copy of the caller's memory, so
+    neither the instance nor its options are pickled, and no script is imported again) and a
+    process allowed children (not a daemon, such as a multiprocessing pool's worker)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+class BoundBeside:
+    """``occupancy_bound`` in a process of its own, beside the caller's search: neighbourhood
+    search uses one core, so on two the bound costs the search nothing. Each higher bound is
+    sent back as it is found, so whatever the process reached by ``result`` counts."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        cands: Candidates,
+        beds: CapacityBound,
+        rounds: int,
+        plan: dict[str, Outcome],
+        seconds: float,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.bound = beds.bound
+        self._finished = False
+        self._stop = context.Event()
+        self._receive, send = context.Pipe(duplex=False)
+        deadline = time.monotonic() + seconds
+        self._process = context.Process(
+            target=_bound_beside,
+            args=(instance, cands, beds, rounds, plan, deadline, self._stop, send),
+            daemon=True,
+        )
+        self._process.start()
+        send.close()
+
+    def result(self, seconds: float, stop: Callable[[], bool] = lambda: False) -> int:
+        """The best bound (pence) once the process finishes, ``seconds`` pass, or ``stop``
+        says so; the process is then ended."""
+        until = time.monotonic() + seconds
+        while not self._finished and not stop():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            if self._receive.poll(min(left, 0.1)):
+                self._read()
+        self._stop.set()
+        while not self._finished and self._receive.poll():
+            self._read()
+        self._process.join(timeout=0.2)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._receive.close()
+        return self.bound
+
+    def _read(self) -> None:
+        try:
+            message = self._receive.recv()
+        except EOFError:  # the process ended without saying so
+            message = None
+        if message is None:
+            self._finished = True
+        else:
+            self.bound = max(self.bound, message)
+
+
+def _bound_beside(
+    instance: Instance,
+    cands: Candidates,
+    beds: CapacityBound,
+    rounds: int,
+    plan: dict[str, Outcome],
+    deadline: float,
+    stopped: multiprocessing.synchronize.Event,
+    send: Connection,
+) -> None:
+    """The process of ``BoundBeside``: rounds until converged, ``rounds``, the deadline
+    (``time.monotonic``) or a stop, each higher bound sent; then None. Ctrl-C is the caller's
+    to handle (it stops this process through ``stopped``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def stop() -> bool:
+        return stopped.is_set() or time.monotonic() >= deadline
+
+    occupancy_bound(instance, cands, beds, rounds, plan, stop, send.send)
+    send.send(None)
+    send.close()

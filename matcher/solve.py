@@ -22,9 +22,10 @@ steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now m
 
 Large models (above ``LARGE_MODEL_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
 capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), and is improved
-from the starting plan by neighbourhood search (``matcher.lns``), after which the occupancy
-bound (``matcher.occupancy_bound``, which keeps each placement's household rules) gets
-``OCCUPANCY_SHARE`` of that search's time to raise the bound; in fast mode a search on a
+from the starting plan by neighbourhood search (``matcher.lns``), which uses one core. The
+occupancy bound (``matcher.occupancy_bound``, which keeps each placement's household rules)
+raises the bound in a process beside it when there are two workers or more (``BoundBeside``);
+otherwise it gets ``OCCUPANCY_SHARE`` of that search's time after it. In fast mode a search on a
 shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough for presolve)
 follows, and, when time allows, a search of the whole model. Plans 2..K use shortlists.
 """
@@ -47,7 +48,7 @@ from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.lns import Improved, improve
-from matcher.occupancy_bound import occupancy_bound
+from matcher.occupancy_bound import BoundBeside, beside_possible, occupancy_bound
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
 from matcher.resources import check_memory, fits_in_memory
 from matcher.search import (
@@ -137,7 +138,8 @@ with none, the shortlist search)."""
 
 OCCUPANCY_SHARE = 0.2
 """Share of plan 1's neighbourhood-search time on a large model given instead to the occupancy
-bound (``matcher.occupancy_bound``), which keeps each placement's household rules. County,
+bound (``matcher.occupancy_bound``), which keeps each placement's household rules, when it
+cannot run beside the search (one worker, no ``fork``, or a daemon process). County,
 60 s: the bound rises from £1,514,605 (beds only) to £1.66M-£1.69M (the clock decides its
 rounds) and the gap reported falls from 11.8% to 1.6-3.2%; the plan, with fewer steps, was
 0.05-0.1% dearer (benchmarks/README.md)."""
@@ -154,7 +156,12 @@ OCCUPANCY_MAX_ROUNDS = 60
 OCCUPANCY_MIN_ROUNDS = 25
 """Fewer rounds than this barely move the bound above the bed bound (on county the first ~15
 rounds leave it there while the master gathers sets; a 30 s run's 16 rounds, partly cut by the
-clock, reached £1,516,029): the time goes to the neighbourhood search instead."""
+clock, reached £1,516,029): the time goes to the neighbourhood search instead. Beside the
+search, the bound is started when this many rounds fit in the search's whole time."""
+
+OCCUPANCY_BESIDE_ROUNDS = 500
+"""Rounds at most of the occupancy bound in a process beside neighbourhood search (it stops
+sooner when converged, ~60 rounds on county, or at plan 1's deadline)."""
 
 OCCUPANCY_MAX_PAIRS = 1_000_000
 """Above this many pairs the occupancy bound is not made: on 5,000 children's 5M pairs a round
@@ -427,10 +434,14 @@ def _search_large(
         seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
         cells = len(run.instance.children) * len(run.instance.placements)
         seconds -= PREAMBLE_S_PER_PAIR * run.pairs + PREAMBLE_S_PER_CELL * cells
-    rounds = _occupancy_rounds(run, seconds) if improve_first and relaxed is not None else 0
+    households = 0  # the occupancy bound (pence), once made
+    beside = None
+    rounds = 0
+    if improve_first and relaxed is not None:
+        beside = _occupancy_beside(run, relaxed, hint, seconds, deadline)
+        rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
     occupancy_s = rounds * _occupancy_round_s(run)
     seconds -= occupancy_s  # the occupancy bound's share, in the same currency as the steps
-    households = 0  # the occupancy bound (pence), once made
     if improve_first and relaxed is not None and seconds > 0:
         # the clock stops the steps early enough to leave the occupancy bound its time
         wall_s = left - FINISH_S - occupancy_s
@@ -439,6 +450,9 @@ def _search_large(
         if rounds:  # however many rounds the clock allows: the plan no longer changes
             households = _occupancy(run, relaxed, hint, deadline - FINISH_S)
             run.deterministic_used += occupancy_s
+    if beside is not None:  # reproducible: until the deadline; fast: a search follows, now
+        wait = deadline - FINISH_S - run.elapsed() if run.settings.reproducible else 0.0
+        households = beside.result(wait, stop_requested)
     budget = deadline - run.elapsed()
     whole_search = (
         not reproducible
@@ -473,15 +487,33 @@ def _occupancy_rounds(run: _Run, seconds: float) -> int:
     """Rounds of the occupancy bound that ``OCCUPANCY_SHARE`` of ``seconds`` buys (at most
     ``OCCUPANCY_MAX_ROUNDS``), or 0 when the bound does not apply (staff limits, capped
     options, too many pairs) or too few fit."""
-    if (
-        run.instance.staff_limited
-        or run.cands.left_out
-        or run.pairs > OCCUPANCY_MAX_PAIRS
-        or seconds <= 0
-    ):
+    if not _occupancy_applies(run) or seconds <= 0:
         return 0
     rounds = min(int(seconds * OCCUPANCY_SHARE / _occupancy_round_s(run)), OCCUPANCY_MAX_ROUNDS)
     return rounds if rounds >= OCCUPANCY_MIN_ROUNDS else 0
+
+
+def _occupancy_beside(
+    run: _Run, relaxed: CapacityBound, plan: dict[str, Outcome], seconds: float, deadline: float
+) -> BoundBeside | None:
+    """The occupancy bound started in a process beside neighbourhood search, which uses one
+    core: with two workers or more, where ``BoundBeside`` can run, when it applies and
+    ``OCCUPANCY_MIN_ROUNDS`` fit in the search's ``seconds``; else None."""
+    if (
+        run.settings.workers < 2
+        or not beside_possible()
+        or not _occupancy_applies(run)
+        or seconds < OCCUPANCY_MIN_ROUNDS * _occupancy_round_s(run)
+    ):
+        return None
+    until = deadline - FINISH_S - run.elapsed()
+    return BoundBeside(run.instance, run.cands, relaxed, OCCUPANCY_BESIDE_ROUNDS, plan, until)
+
+
+def _occupancy_applies(run: _Run) -> bool:
+    """Whether the occupancy bound is made at all: not under staff limits, capped options or
+    more than ``OCCUPANCY_MAX_PAIRS`` pairs."""
+    return not (run.instance.staff_limited or run.cands.left_out or run.pairs > OCCUPANCY_MAX_PAIRS)
 
 
 def _occupancy_round_s(run: _Run) -> float:

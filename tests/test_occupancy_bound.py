@@ -6,6 +6,7 @@ never exceeds the shipped instances' proven optima (the property tests check ran
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
-from matcher.occupancy_bound import occupancy_bound
+from matcher.occupancy_bound import BoundBeside, beside_possible, occupancy_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
@@ -141,3 +142,40 @@ def test_searches_cut_at_the_node_limit_keep_the_bound_valid(
     result = occupancy_bound(data, cands, beds, rounds=30, plan=greedy_plan(data, cands))
     assert result.searches_cut > 0
     assert beds.bound <= result.bound <= KNOWN_OPTIMA["tight-small.json"] * 100
+
+
+def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
+    """Run in a process of its own, the bound converges to the same value, and is sent back."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    plan = greedy_plan(data, cands)
+    in_line = occupancy_bound(data, cands, beds, rounds=200, plan=plan)
+    assert in_line.converged and in_line.bound > beds.bound
+    beside = BoundBeside(data, cands, beds, 200, plan, seconds=60)
+    assert beside.result(seconds=60) == in_line.bound
+
+
+@pytest.mark.parametrize("deadline", ["caller", "process"])
+def test_the_bound_beside_stops_when_told_with_a_valid_bound(deadline: str) -> None:
+    """Stopped at once, by the caller's wait or by its own deadline, it reports at least the bed
+    bound and never more than the optimum, and its process is gone."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    own, wait = (60.0, 0.0) if deadline == "caller" else (0.0, 60.0)
+    beside = BoundBeside(data, cands, beds, 200, greedy_plan(data, cands), seconds=own)
+    assert beds.bound <= beside.result(seconds=wait) <= KNOWN_OPTIMA["small.json"] * 100
+    assert not beside._process.is_alive()
+
+
+def _in_a_pool_worker() -> bool:
+    return beside_possible()
+
+
+def test_the_bound_is_not_run_beside_from_a_daemon_process() -> None:
+    """A multiprocessing pool's workers (like other daemons) may not start processes: ``solve``
+    then makes the bound in line."""
+    assert beside_possible()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_in_a_pool_worker) is False
