@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing
-import resource
 import sys
 import time
 from typing import Any
@@ -20,6 +19,7 @@ from matcher.cpsat import build_model
 from matcher.greedy import greedy_plan
 from matcher.io import read_instance
 from matcher.plans import make_plan
+from matcher.resources import peak_rss_mib
 from matcher.solve import SolveSettings, solve
 
 
@@ -59,7 +59,7 @@ def measure(path: str, time_limit: float, workers: int, reproducible: bool, queu
             "objective": report.objective,
             "bound": report.best_bound,
             "gap": report.gap,
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mib": peak_rss_mib(),
         }
     )
 

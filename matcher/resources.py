@@ -83,6 +83,15 @@ def _resident_bytes() -> int:
     return 0
 
 
+def peak_rss_mib() -> int:
+    """Peak resident memory (MiB) of this process plus its largest finished child (the
+    occupancy bound's process beside the search): an upper bound on the run's peak, since the
+    forked child shares most of its pages with this process."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + children) / 1024)
+
+
 def fits_in_memory(children: int, pairs: int, whole_model: bool) -> bool:
     available = available_bytes()
     return available is None or needed_bytes(children, pairs, whole_model) <= available

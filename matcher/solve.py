@@ -445,7 +445,12 @@ def _search_large(
     if improve_first and relaxed is not None and seconds > 0:
         # the clock stops the steps early enough to leave the occupancy bound its time
         wall_s = left - FINISH_S - occupancy_s
-        improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s)
+        try:
+            improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s)
+        except BaseException:
+            if beside is not None:  # not left running to its deadline
+                beside.result(0.0)
+            raise
         hint = improved.outcomes  # its placements are all on the shortlist
         if rounds:  # however many rounds the clock allows: the plan no longer changes
             households = _occupancy(run, relaxed, hint, deadline - FINISH_S)

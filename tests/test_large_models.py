@@ -3,6 +3,7 @@ by lowering the size threshold so the known optima are at hand."""
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -228,6 +229,22 @@ def test_large_path_proves_a_plan_optimal_with_the_occupancy_bound(
     every_model_large.setattr(solve_module, "OCCUPANCY_MIN_ROUNDS", 10**6)  # bound not made
     result = solve(data, settings)
     assert result.solver.status == "FEASIBLE" and result.solver.best_bound == 200
+
+
+def test_a_failing_search_does_not_leave_the_bound_running(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """If neighbourhood search raises, the bound's process beside it is ended, not left to run
+    to plan 1's deadline."""
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("search failed")
+
+    every_model_large.setattr(solve_module, "_improve", fail)
+    data = read_instance(ROOT / "instances" / "small.json")
+    with pytest.raises(RuntimeError, match="search failed"):
+        solve(data, SolveSettings(time_limit=60, plans=1))
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.parametrize("name", ["small.json", "tight-small.json"])

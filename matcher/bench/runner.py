@@ -13,7 +13,6 @@ Solvers, all on the same instance and the project's own model:
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import time
 from pathlib import Path
 from queue import Empty
@@ -25,6 +24,7 @@ from matcher.cpsat import build_model
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.plans import Plan, make_plan
+from matcher.resources import peak_rss_mib
 from matcher.search import read_outcomes
 from matcher.solve import SolveSettings, solve
 from matcher.units import to_pounds
@@ -155,7 +155,7 @@ def _measure(
     row["pairs"] = sum(len(options) for options in cands.options.values())
     row["wall_s"] = round(time.perf_counter() - started, 3)
     row |= run_quality(case, plan, row.get("bound"))
-    row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    row["peak_rss_mib"] = peak_rss_mib()
     queue.put(row)
 
 
