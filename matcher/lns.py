@@ -1,7 +1,9 @@
 """Large neighbourhood search: improve a plan by re-solving one neighbourhood of it at a time.
 
-A neighbourhood is ``NEIGHBOURHOOD_CHILDREN`` children around a random child: those at its
-cheapest placements and its own, then those who could use those placements, cheapest first, and
+A neighbourhood is ``NEIGHBOURHOOD_CHILDREN`` children around a random child: those at its own
+placement and its cheapest (a placement whose household would take the neighbourhood past its
+size is skipped: a GAP agent holds ~80 jobs, and six of them made neighbourhoods of ~480 whose
+sub-solves hit their wall cap), then those who could use those placements, cheapest first, and
 the children living where each of them lives (so a chain of moves can open a bed). It is solved
 as an instance of its own (``matcher.neighbourhood``: everyone else held as residents), exactly,
 in a fraction of a second, and kept when it lowers the objective. CP-SAT's own neighbourhoods work
@@ -168,13 +170,17 @@ class _Neighbours:
 
     def around(self, seed: str) -> set[str]:
         """Up to ``NEIGHBOURHOOD_CHILDREN`` children around ``seed`` (see the module docstring)."""
-        places = set(self.cheapest[seed])
         here = self.plan[seed].placement
-        if here is not None:
-            places.add(here)
+        places = set()
         free = {seed}
-        for place in sorted(places, key=str):
-            free |= self.at.get(place, set())
+        for place in [here, *self.cheapest[seed]]:  # its own first, then cheapest first
+            if place is None or place in places:
+                continue
+            living = self.at.get(place, set())
+            if places and len(free | living) > NEIGHBOURHOOD_CHILDREN:
+                continue  # a big household (a GAP agent's jobs) would crowd out the rest
+            places.add(place)
+            free |= living
         pool = sorted(pair for place in places if place is not None for pair in self.able[place])
         for _, child in pool:
             if len(free) >= NEIGHBOURHOOD_CHILDREN:

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from test_properties import small_instances
 
 import matcher.lns as lns
+from matcher.bench.gap import GapProblem, gap_instance
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
-from matcher.plans import make_plan
+from matcher.plans import Outcome, make_plan
 from matcher.solve import SolveSettings
 from matcher.verify import check_plan
 
@@ -75,3 +76,18 @@ def test_every_step_keeps_the_plan_valid(data: Instance) -> None:
     assert check_plan(data, plan.to_dict()) == []
     assert plan.objective <= begun.objective + 0.01
     assert improved.objective == pytest.approx(plan.objective, abs=0.05)
+
+
+def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two GAP agents of four jobs each and neighbourhoods of five: the seed's agent comes whole,
+    the other agent's household would make eight, so only one more job joins."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 5)
+    problem = GapProblem("two-agents", [[1] * 8, [2] * 8], [[1] * 8, [1] * 8], [4, 4], False)
+    data = gap_instance(problem)
+    cands = candidates(data)
+    plan = {f"J{j}": Outcome("A0" if j < 4 else "A1") for j in range(8)}
+    free = lns._Neighbours(data, cands, plan).around("J0")
+    assert {"J0", "J1", "J2", "J3"} <= free
+    assert len(free) == 5
