@@ -171,7 +171,7 @@ class _Neighbours:
     def around(self, seed: str) -> set[str]:
         """Up to ``NEIGHBOURHOOD_CHILDREN`` children around ``seed`` (see the module docstring)."""
         here = self.plan[seed].placement
-        places = set()
+        places: set[str] = set()
         free = {seed}
         for place in [here, *self.cheapest[seed]]:  # its own first, then cheapest first
             if place is None or place in places:

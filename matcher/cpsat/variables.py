@@ -76,7 +76,7 @@ def _boolean_block(power: int) -> cp_model_helper.CpModelProto:
 
 def _bool_vars(model: cp_model.CpModel, count: int) -> list[cp_model.IntVar]:
     """``count`` unnamed 0-1 variables, merged into the proto in blocks of powers of two (the
-    proto's own copy is ~2x faster than adding them one by one: ~0.4 s on county's 287k)."""
+    proto's own copy: 0.55 s for county's 287k against 0.86 s adding them one by one)."""
     proto = model.proto
     first = len(proto.variables)
     for power in range(count.bit_length()):
