@@ -340,3 +340,21 @@ def test_reproducible_step_count_does_not_depend_on_the_clock(
     assert steps == slow_steps > 0
     assert slow_wall < wall - 0.5
     assert plans[0] == plans[1]
+
+
+@pytest.mark.parametrize(
+    ("plans", "reproducible", "expected"), [(1, True, 29.0), (3, True, 5.0), (1, False, 0.0)]
+)
+def test_the_bound_beside_is_waited_for_only_as_long_as_later_plans_allow(
+    plans: int, reproducible: bool, expected: float
+) -> None:
+    """Reproducible with one plan: until plan 1's deadline (less the finish); with later plans,
+    only until the clock reaches the deterministic time charged (5 s here), so their wall-clock
+    limits still cover their deterministic ones; fast mode: not at all."""
+    data = read_instance(ROOT / "instances" / "tiny.json")
+    settings = SolveSettings(plans=plans, reproducible=reproducible)
+    run = solve_module._Run(
+        data, candidates(data), settings, time.perf_counter(), None, [], 0, deterministic_used=5.0
+    )
+    wait = solve_module._beside_wait(run, deadline=30.0)
+    assert wait == pytest.approx(expected, abs=0.5)
