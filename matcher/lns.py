@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from matcher.costs import fees_on_count
 from matcher.cpsat import build_model
@@ -31,9 +32,10 @@ from matcher.domain import Placement
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.neighbourhood import neighbourhood
-from matcher.plans import HOME, Outcome, make_plan
+from matcher.plans import HOME, Outcome, Plan, make_plan
 from matcher.search import SolveSettings, complete_hint, hint_plan, search_model
 from matcher.stopping import stop_requested
+from matcher.verify import check_plan
 
 NEIGHBOURHOOD_CHILDREN = 200
 """Children free to change in one step. Plan 1 of the county instance in 60 s (51 s of these
@@ -88,6 +90,28 @@ class Improved:
     """Seconds from ``started_s`` to the last improvement; None without one."""
     started_s: float = 0.0
     """When the search began (the caller's clock): the start plan is a plan from then."""
+    cands: Candidates | None = None
+    """The options the plan is on: the search's own, or a guide's (``Guide``)."""
+
+
+class Guided(NamedTuple):
+    """A plan from outside the search and the options it is on (the search's, widened)."""
+
+    outcomes: dict[str, Outcome]
+    cands: Candidates
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A plan that may arrive while the search runs (``matcher.master_plan``'s, made in a
+    process beside it), taken when valid and cheaper. Reproducible mode asks once, when the
+    steps' charge reaches ``after_s``, and waits for it as long as the wall clock allows (so the
+    step it is taken at does not depend on the clock); fast mode asks at every step from
+    ``after_s`` seconds on, without waiting. ``fetch(seconds)`` says whether it came within
+    ``seconds`` and gives it (None: there is none)."""
+
+    after_s: float
+    fetch: Callable[[float], tuple[bool, Guided | None]]
 
 
 def improve(
@@ -98,13 +122,15 @@ def improve(
     seconds: float,
     on_improvement: Callable[[float], None] | None = None,
     wall_seconds: float | None = None,
+    guide: Guide | None = None,
 ) -> Improved:
     """The best plan reached from ``start`` (a valid plan on ``cands``) by neighbourhood steps in
     about ``seconds``: a wall-clock limit in fast mode, steps charged by their deterministic
     time in reproducible mode (``STEP_S``), where
     the wall clock stops the steps only after ``wall_seconds`` (default ``WALL_SLACK`` x
     ``seconds``). ``settings`` is the run's: its seed picks the neighbourhoods; sub-solves use
-    one worker. ``on_improvement`` hears each better objective (pounds)."""
+    one worker. ``on_improvement`` hears each better objective (pounds). ``guide`` may bring a
+    better plan to go on from."""
     started = time.perf_counter()
     reproducible = settings.reproducible
     charged = 0.0  # reproducible mode: seconds charged for the steps so far
@@ -123,9 +149,25 @@ def improve(
     wall_hit = False
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     while children and not stop_requested() and (not reproducible or charged < seconds):
-        if time.perf_counter() - started >= wall_limit:
+        elapsed = time.perf_counter() - started
+        if elapsed >= wall_limit:
             wall_hit = reproducible
             break
+        if guide is not None and (charged if reproducible else elapsed) >= guide.after_s:
+            arrived, guided = guide.fetch(wall_limit - elapsed if reproducible else 0.0)
+            if arrived or reproducible:
+                wall_hit |= not arrived  # the clock, not the plan, decided what happens next
+                guide = None
+            better = better_plan(instance, guided, objective)
+            if guided is not None and better is not None:
+                objective, money = better.objective, better.marginal_weekly_cost
+                cands, finder = guided.cands, _Neighbours(instance, guided.cands, guided.outcomes)
+                improvements += 1
+                best_at = time.perf_counter() - started
+                if on_improvement is not None:
+                    on_improvement(objective)
+            if guide is None:
+                continue  # asked for the last time; the wait may have used the clock up
         steps += 1
         free = finder.around(rng.choice(children))
         hood = neighbourhood(instance, cands, finder.plan, free, money, made)
@@ -148,7 +190,20 @@ def improve(
             best_at = time.perf_counter() - started
             if on_improvement is not None:
                 on_improvement(objective)
-    return Improved(finder.plan, round(objective, 2), steps, improvements, wall_hit, best_at)
+    return Improved(
+        finder.plan, round(objective, 2), steps, improvements, wall_hit, best_at, cands=cands
+    )
+
+
+def better_plan(instance: Instance, guided: Guided | None, objective: float) -> Plan | None:
+    """The guide's plan if it passes the independent checker and costs less than
+    ``objective``."""
+    if guided is None:
+        return None
+    plan = make_plan(instance, guided.cands, guided.outcomes, rank=1)
+    if plan.objective < objective - 0.005 and not check_plan(instance, plan.to_dict()):
+        return plan
+    return None
 
 
 class _Neighbours:

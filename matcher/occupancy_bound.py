@@ -69,6 +69,17 @@ LP_SCALE = 100.0
 """The master LP is stated in pounds (its duals are returned in pence), as the staff LP is."""
 
 
+class Household(NamedTuple):
+    """A column of the master LP: children sharing a placement (index), or, with ``place``
+    None, children taking their alternative outcomes; its objective (pence, each team fee at
+    the cheapest team) and its value in the master LP's last solution."""
+
+    place: int | None
+    members: tuple[int, ...]
+    cost: float
+    value: float
+
+
 @dataclass(frozen=True)
 class OccupancyBound:
     """The bound (pence), the rounds of column generation it took, whether they met the
@@ -80,6 +91,12 @@ class OccupancyBound:
     rounds: int
     converged: bool
     searches_cut: int = 0
+    stopped: bool = False
+    """``stop`` ended the rounds (the clock or the caller), not convergence or ``rounds``."""
+    households: tuple[Household, ...] = ()
+    """The master's columns with their LP values when asked for (``with_households``) and the
+    rounds ended on their own (converged or ``rounds`` done, not stopped): what
+    ``matcher.master_plan`` makes a plan from."""
 
 
 @dataclass(frozen=True)
@@ -463,6 +480,8 @@ class _Master:
         self.objective = solver.Objective()
         self.objective.SetMinimization()
         self.known: set[tuple[int, tuple[int, ...]]] = set()
+        self.columns: list[tuple[int | None, tuple[int, ...], float, pywraplp.Variable]] = []
+        self.solved_columns = 0  # columns the last solution covers
         alternative = pricing.rel.alternative
         for k in range(pricing.n):  # a required group's members take it only together
             if not pricing.in_required[k]:
@@ -473,6 +492,7 @@ class _Master:
 
     def _column(self, children: list[int], p: int | None, cost: float) -> None:
         var = self.solver.NumVar(0, 1, "")
+        self.columns.append((p, tuple(children), cost, var))
         for k in children:
             self.child_rows[k].SetCoefficient(var, 1)
         if p is not None:
@@ -502,10 +522,21 @@ class _Master:
         the Lagrangian values already found stand)."""
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
+        self.solved_columns = len(self.columns)
         value = self.objective.Value() * LP_SCALE + self.pricing.constant
         children = np.array([row.dual_value() for row in self.child_rows]) * LP_SCALE
         places = np.array([row.dual_value() for row in self.place_rows]) * LP_SCALE
         return value, children, places
+
+    def households(self) -> tuple[Household, ...]:
+        """Every column with its value in the master LP, solved again if columns came since
+        (empty if the LP solver gives up)."""
+        if self.solved_columns < len(self.columns) and self.solve() is None:
+            return ()
+        return tuple(
+            Household(p, members, cost, var.solution_value())
+            for p, members, cost, var in self.columns
+        )
 
 
 def _plan_sets(
@@ -538,11 +569,13 @@ def occupancy_bound(
     plan: dict[str, Outcome] | None = None,
     stop: Callable[[], bool] = lambda: False,
     on_bound: Callable[[int], None] | None = None,
+    with_households: bool = False,
 ) -> OccupancyBound:
     """The occupancy relaxation's bound after at most ``rounds`` rounds of column generation,
     starting from the bed bound's prices (``beds``) and, when given, a valid ``plan``'s
     households; ``stop`` ends the rounds early (the bound so far stays valid). ``on_bound``
-    hears each higher bound (pence) as it is found."""
+    hears each higher bound (pence) as it is found; ``with_households`` asks for the master's
+    columns (``OccupancyBound.households``)."""
     relaxation = Relaxation(instance, cands)
     pricing = _Pricing(instance, relaxation)
     master = _Master(pricing)
@@ -560,8 +593,11 @@ def occupancy_bound(
     best, sets = pricing.value(centre)
     for p, chosen in sets:
         master.add(p, chosen)
-    smoothing, done, converged = SMOOTHING, 0, False
-    while done < rounds and not stop():
+    smoothing, done, converged, stopped = SMOOTHING, 0, False, False
+    while done < rounds:
+        if stop():
+            stopped = True
+            break
         done += 1
         solved = master.solve()
         if solved is None:
@@ -589,7 +625,8 @@ def occupancy_bound(
             break
     bound = max(beds.bound, whole_pence(best))
     cut = pricing.households.searches_cut
-    return OccupancyBound(bound=bound, rounds=done, converged=converged, searches_cut=cut)
+    households = master.households() if with_households and not stopped else ()
+    return OccupancyBound(bound, done, converged, cut, stopped, households)
 
 
 def beside_possible() -> bool:
@@ -602,10 +639,17 @@ def beside_possible() -> bool:
     )
 
 
+PlanFromHouseholds = Callable[[tuple[Household, ...]], dict[str, Outcome] | None]
+"""Makes a plan from the master's households (``matcher.master_plan``, passed in by the caller
+so that this module does not depend on it)."""
+
+
 class BoundBeside:
     """``occupancy_bound`` in a process of its own, beside the caller's search: neighbourhood
     search uses one core, so on two the bound costs the search nothing. Each higher bound is
-    sent back as it is found, so whatever the process reached by ``result`` counts."""
+    sent back as it is found, so whatever the process reached by ``result`` counts. Given
+    ``plan_from``, the process then makes a plan from the master's households (unless the
+    clock or the caller stopped its rounds), which the caller fetches with ``plan``."""
 
     def __init__(
         self,
@@ -615,31 +659,33 @@ class BoundBeside:
         rounds: int,
         plan: dict[str, Outcome],
         seconds: float,
+        plan_from: PlanFromHouseholds | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self.bound = beds.bound
         self._finished = False
+        self._planned: tuple[dict[str, Outcome] | None] | None = None
         self._stop = context.Event()
         self._receive, send = context.Pipe(duplex=False)
         deadline = time.monotonic() + seconds
         self._process = context.Process(
             target=_bound_beside,
-            args=(instance, cands, beds, rounds, plan, deadline, self._stop, send),
+            args=(instance, cands, beds, rounds, plan, deadline, self._stop, send, plan_from),
             daemon=True,
         )
         self._process.start()
         send.close()
 
+    def plan(self, seconds: float) -> tuple[bool, dict[str, Outcome] | None]:
+        """Whether the plan from the households came within ``seconds`` (False: not yet, or
+        the process stopped first), and the plan (None: none found)."""
+        self._wait(time.monotonic() + seconds, lambda: self._planned is not None)
+        return (False, None) if self._planned is None else (True, self._planned[0])
+
     def result(self, seconds: float, stop: Callable[[], bool] = lambda: False) -> int:
         """The best bound (pence) once the process finishes, ``seconds`` pass, or ``stop``
         says so; the process is then ended."""
-        until = time.monotonic() + seconds
-        while not self._finished and not stop():
-            left = until - time.monotonic()
-            if left <= 0:
-                break
-            if self._receive.poll(min(left, 0.1)):
-                self._read()
+        self._wait(time.monotonic() + seconds, stop)
         self._stop.set()
         while not self._finished and self._receive.poll():
             self._read()
@@ -650,6 +696,15 @@ class BoundBeside:
         self._receive.close()
         return self.bound
 
+    def _wait(self, until: float, done: Callable[[], bool]) -> None:
+        """Read messages until the process finishes, ``done`` says so, or ``until`` passes."""
+        while not self._finished and not done():
+            left = max(until - time.monotonic(), 0.0)
+            if self._receive.poll(min(left, 0.1)):  # once at least, even with no time left
+                self._read()
+            elif left <= 0:
+                break
+
     def _read(self) -> None:
         try:
             message = self._receive.recv()
@@ -657,6 +712,8 @@ class BoundBeside:
             message = None
         if message is None:
             self._finished = True
+        elif isinstance(message, tuple):
+            self._planned = message
         else:
             self.bound = max(self.bound, message)
 
@@ -670,15 +727,20 @@ def _bound_beside(
     deadline: float,
     stopped: multiprocessing.synchronize.Event,
     send: Connection,
+    plan_from: PlanFromHouseholds | None,
 ) -> None:
     """The process of ``BoundBeside``: rounds until converged, ``rounds``, the deadline
-    (``time.monotonic``) or a stop, each higher bound sent; then None. Ctrl-C is the caller's
-    to handle (it stops this process through ``stopped``)."""
+    (``time.monotonic``) or a stop, each higher bound sent (an int); then, given ``plan_from``
+    and rounds not stopped, the plan from the households (a 1-tuple); then None. Ctrl-C is the
+    caller's to handle (it stops this process through ``stopped``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop() -> bool:
         return stopped.is_set() or time.monotonic() >= deadline
 
-    occupancy_bound(instance, cands, beds, rounds, plan, stop, send.send)
+    wanted = plan_from is not None
+    bound = occupancy_bound(instance, cands, beds, rounds, plan, stop, send.send, wanted)
+    if plan_from is not None and not bound.stopped:
+        send.send((plan_from(bound.households) if bound.households else None,))
     send.send(None)
     send.close()

@@ -25,7 +25,9 @@ capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), a
 from the starting plan by neighbourhood search (``matcher.lns``), which uses one core. The
 occupancy bound (``matcher.occupancy_bound``, which keeps each placement's household rules)
 raises the bound in a process beside it when there are two workers or more (``BoundBeside``);
-otherwise it gets ``OCCUPANCY_SHARE`` of that search's time after it. In fast mode a search on a
+otherwise it gets ``OCCUPANCY_SHARE`` of that search's time before it. Its master LP's households
+also give a plan (``matcher.master_plan``), which the search goes on from when it is valid and
+cheaper: on county, within 0.02% of the bound. In fast mode a search on a
 shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough for presolve)
 follows, and, when time allows, a search of the whole model. Plans 2..K use shortlists.
 """
@@ -47,8 +49,14 @@ from matcher.cpsat.objective import option_pence
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
-from matcher.lns import Improved, improve
-from matcher.occupancy_bound import BoundBeside, beside_possible, occupancy_bound
+from matcher.lns import Guide, Guided, Improved, better_plan, improve
+from matcher.master_plan import master_plan
+from matcher.occupancy_bound import (
+    BoundBeside,
+    PlanFromHouseholds,
+    beside_possible,
+    occupancy_bound,
+)
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
 from matcher.resources import check_memory, fits_in_memory
 from matcher.search import (
@@ -136,13 +144,14 @@ capped options). With less, plan 1 is the valid starting plan without a whole-mo
 with none, the shortlist search)."""
 
 
-OCCUPANCY_SHARE = 0.2
+OCCUPANCY_SHARE = 0.5
 """Share of plan 1's neighbourhood-search time on a large model given instead to the occupancy
 bound (``matcher.occupancy_bound``), which keeps each placement's household rules, when it
-cannot run beside the search (one worker, no ``fork``, or a daemon process). County,
-60 s: the bound rises from £1,514,605 (beds only) to £1.66M-£1.69M (the clock decides its
-rounds) and the gap reported falls from 11.8% to 1.6-3.2%; the plan, with fewer steps, was
-0.05-0.1% dearer (benchmarks/README.md)."""
+cannot run beside the search (one worker, no ``fork``, or a daemon process); made first, as its
+households' plan (``matcher.master_plan``) is where the search goes on from. County, one
+worker: at 30 s, 40 rounds, bound £1,686,604, plan £1,687,526 (gap 0.06%), where 0.2 made no
+rounds at all (fewer than ``OCCUPANCY_MIN_ROUNDS``) and the plan was £1,721,178 (gap 12%)
+(benchmarks/README.md)."""
 
 OCCUPANCY_ROUND_S = 0.01
 OCCUPANCY_ROUND_S_PER_PAIR = 1e-6
@@ -158,6 +167,12 @@ OCCUPANCY_MIN_ROUNDS = 25
 rounds leave it there while the master gathers sets; a 30 s run's 16 rounds, partly cut by the
 clock, reached £1,516,029): the time goes to the neighbourhood search instead. Beside the
 search, the bound is started when this many rounds fit in the search's whole time."""
+
+GUIDE_SHARE = 0.5
+"""In reproducible mode neighbourhood search takes the plan from the households made beside it
+(``matcher.master_plan``) once this share of its steps' time is charged, or once the time
+``OCCUPANCY_MAX_ROUNDS`` rounds are charged if sooner, waiting for it if need be: a point the
+clock does not move, so runs repeat."""
 
 OCCUPANCY_BESIDE_ROUNDS = 500
 """Rounds at most of the occupancy bound in a process beside neighbourhood search (it stops
@@ -442,19 +457,26 @@ def _search_large(
         rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
     occupancy_s = rounds * _occupancy_round_s(run)
     seconds -= occupancy_s  # the occupancy bound's share, in the same currency as the steps
+    guide = None
+    if beside is not None:
+        guide = _guide(run, cands, beside, seconds)
+    elif rounds:  # in line, first: its plan from the households may be where the steps start
+        households, guided = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
+        run.deterministic_used += occupancy_s
+        start = make_plan(run.instance, run.cands, hint, rank=1).objective
+        if guided is not None and better_plan(run.instance, guided, start) is not None:
+            hint, cands = guided
     if improve_first and relaxed is not None and seconds > 0:
-        # the clock stops the steps early enough to leave the occupancy bound its time
-        wall_s = left - FINISH_S - occupancy_s
+        # the clock stops the steps in time to make and check the plan
+        wall_s = deadline - run.elapsed() - FINISH_S
         try:
-            improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s)
+            improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s, guide)
         except BaseException:
             if beside is not None:  # not left running to its deadline
                 beside.result(0.0)
             raise
-        hint = improved.outcomes  # its placements are all on the shortlist
-        if rounds:  # however many rounds the clock allows: the plan no longer changes
-            households = _occupancy(run, relaxed, hint, deadline - FINISH_S)
-            run.deterministic_used += occupancy_s
+        hint = improved.outcomes  # its placements are all on its options
+        cands = improved.cands or cands
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
     budget = deadline - run.elapsed()
@@ -511,7 +533,9 @@ def _occupancy_beside(
     ):
         return None
     until = deadline - FINISH_S - run.elapsed()
-    return BoundBeside(run.instance, run.cands, relaxed, OCCUPANCY_BESIDE_ROUNDS, plan, until)
+    rounds = OCCUPANCY_BESIDE_ROUNDS
+    households = _plan_from_households(run)
+    return BoundBeside(run.instance, run.cands, relaxed, rounds, plan, until, households)
 
 
 def _beside_wait(run: _Run, deadline: float) -> float:
@@ -539,19 +563,62 @@ def _occupancy_round_s(run: _Run) -> float:
     return OCCUPANCY_ROUND_S + OCCUPANCY_ROUND_S_PER_PAIR * run.pairs
 
 
-def _occupancy(run: _Run, relaxed: CapacityBound, plan: dict[str, Outcome], until: float) -> int:
-    """The occupancy bound (pence) after at most ``OCCUPANCY_MAX_ROUNDS`` rounds, started from
-    the bed prices and ``plan``, stopped by the clock at ``until``. Made after the plan is
-    final, so the clock may change the bound a reproducible run reports (a slow machine gets
-    fewer rounds) but never its plan; the run is not marked as hitting the wall clock for it."""
+def _occupancy(
+    run: _Run,
+    relaxed: CapacityBound,
+    plan: dict[str, Outcome],
+    short: Candidates,
+    rounds: int,
+    until: float,
+) -> tuple[int, Guided | None]:
+    """The occupancy bound (pence) after at most ``rounds`` rounds, started from the bed prices
+    and ``plan``, and the plan from its households (``matcher.master_plan``) on the options
+    ``short`` widened to take it. In reproducible mode the clock stops the rounds only at
+    ``until`` (a safety net: the run is then marked as hitting it, and no plan is made)."""
 
     def stop() -> bool:
         return run.elapsed() >= until or stop_requested()
 
     if stop():
-        return relaxed.bound
-    bound = occupancy_bound(run.instance, run.cands, relaxed, OCCUPANCY_MAX_ROUNDS, plan, stop)
-    return bound.bound
+        return relaxed.bound, None
+    bound = occupancy_bound(
+        run.instance, run.cands, relaxed, rounds, plan, stop, with_households=True
+    )
+    run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
+    if not bound.households:
+        return bound.bound, None
+    return bound.bound, _guided(run, _plan_from_households(run)(bound.households), short)
+
+
+def _plan_from_households(run: _Run) -> PlanFromHouseholds:
+    """``matcher.master_plan`` on this run's instance, options and seed."""
+    return functools.partial(master_plan, run.instance, run.cands, seed=run.settings.seed)
+
+
+def _guided(run: _Run, outcomes: dict[str, Outcome] | None, short: Candidates) -> Guided | None:
+    """``outcomes`` with the options ``short`` widened by theirs, or None without outcomes."""
+    if outcomes is None:
+        return None
+    options = dict(short.options)
+    for child, outcome in outcomes.items():
+        have = {o.placement for o in options[child]}
+        if outcome.placement not in (None, HOME) and outcome.placement not in have:
+            extra = [o for o in run.cands.options[child] if o.placement == outcome.placement]
+            options[child] = [*options[child], *extra]
+    return Guided(outcomes, Candidates(options, short.home_teams))
+
+
+def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) -> Guide:
+    """Neighbourhood search's guide to the plan from the households made beside it: in
+    reproducible mode asked for once the steps' charge reaches ``GUIDE_SHARE`` of ``seconds``
+    or the time ``OCCUPANCY_MAX_ROUNDS`` rounds are charged, whichever is sooner."""
+    after = min(GUIDE_SHARE * seconds, OCCUPANCY_MAX_ROUNDS * _occupancy_round_s(run))
+
+    def fetch(wait: float) -> tuple[bool, Guided | None]:
+        arrived, outcomes = beside.plan(wait)
+        return arrived, _guided(run, outcomes, cands)
+
+    return Guide(after if run.settings.reproducible else 0.0, fetch)
 
 
 def _improve(
@@ -561,11 +628,12 @@ def _improve(
     seconds: float,
     bound: float,
     wall_seconds: float,
+    guide: Guide | None = None,
 ) -> Improved:
     """Neighbourhood search from ``start`` for ``seconds`` (charged in full to the
     deterministic budget: in reproducible mode it runs a number of steps, which the clock stops
     after ``wall_seconds``), reported as plan 1's progress with the whole model's ``bound``
-    (pence)."""
+    (pence); ``guide`` may bring a better plan to go on from."""
 
     def report(objective: float) -> None:
         if run.on_progress is not None:
@@ -579,7 +647,9 @@ def _improve(
             )
 
     began = run.elapsed()
-    improved = improve(run.instance, cands, start, run.settings, seconds, report, wall_seconds)
+    improved = improve(
+        run.instance, cands, start, run.settings, seconds, report, wall_seconds, guide
+    )
     best = improved.best_solution_s
     improved = replace(
         improved, started_s=began, best_solution_s=None if best is None else began + best

@@ -8,7 +8,7 @@ from ortools.sat.python import cp_model
 
 from matcher.cpsat import FAMILY_NAMES, build_model
 from matcher.instance import Instance
-from matcher.plans import Plan, make_plan
+from matcher.plans import Outcome, Plan, make_plan
 from matcher.search import read_outcomes
 
 HERE = {"lat": 52.6, "lon": -1.2}
@@ -69,3 +69,13 @@ def best_plan(data: Instance, families: tuple[str, ...] = FAMILY_NAMES) -> Plan 
     return make_plan(
         data, pm.candidates, read_outcomes(pm, list(solver.response_proto.solution)), rank=1
     )
+
+
+def best_outcomes(data: Instance, seconds: float = 60) -> dict[str, Outcome]:
+    """The outcomes of a proven optimum of ``data`` (whole model, two workers)."""
+    pm = build_model(data)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 2
+    solver.parameters.max_time_in_seconds = seconds
+    assert solver.solve(pm.model) == cp_model.OPTIMAL
+    return read_outcomes(pm, list(solver.response_proto.solution))

@@ -12,6 +12,7 @@ import pytest
 from helpers import best_plan, child, instance, place, team
 
 import matcher.eligibility as eligibility
+import matcher.lns as lns
 import matcher.solve as solve_module
 from matcher.bench.gap import GapProblem, gap_instance
 from matcher.bounds import CapacityBound, capacity_bound
@@ -229,6 +230,32 @@ def test_large_path_proves_a_plan_optimal_with_the_occupancy_bound(
     every_model_large.setattr(solve_module, "OCCUPANCY_MIN_ROUNDS", 10**6)  # bound not made
     result = solve(data, settings)
     assert result.solver.status == "FEASIBLE" and result.solver.best_bound == 200
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    ("name", "optimum"),
+    [("example-county-24.json", 97688.55), ("example-tight-30.json", 301147.27)],
+)
+def test_large_path_goes_on_from_the_plan_from_the_households(
+    every_model_large: pytest.MonkeyPatch,
+    shared_examples: Path,
+    workers: int,
+    name: str,
+    optimum: float,
+) -> None:
+    """Neighbourhoods of one child cannot reach the proven optimum from the greedy plan; the
+    plan from the occupancy bound's households (``matcher.master_plan``), made beside the
+    search (2 workers) or before it (1), is the optimum, and runs repeat."""
+    every_model_large.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
+    data = read_instance(shared_examples / name)
+    settings = SolveSettings(time_limit=10, plans=1, workers=workers)
+    result = solve(data, settings)
+    assert result.plans[0].objective == pytest.approx(optimum, abs=0.01)
+    assert check_result(data, result.to_dict()) == []
+    assert solve(data, settings).plans[0].assignments == result.plans[0].assignments
+    every_model_large.setattr(solve_module, "master_plan", lambda *args, **kwargs: None)
+    assert solve(data, settings).plans[0].objective > optimum + 1000
 
 
 def test_a_failing_search_does_not_leave_the_bound_running(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import best_outcomes
 from hypothesis import HealthCheck, given, settings
 from test_properties import small_instances
 
@@ -91,3 +92,63 @@ def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
     free = lns._Neighbours(data, cands, plan).around("J0")
     assert {"J0", "J1", "J2", "J3"} <= free
     assert len(free) == 5
+
+
+def _guide(
+    plan: dict[str, Outcome] | None, cands: Any, arrives_at: int = 1, after_s: float = 0.0
+) -> tuple[lns.Guide, list[float]]:
+    """A guide whose plan arrives at its ``arrives_at``-th asking; the waits it was given."""
+    waits: list[float] = []
+
+    def fetch(wait: float) -> tuple[bool, lns.Guided | None]:
+        waits.append(wait)
+        if len(waits) < arrives_at:
+            return False, None
+        return True, None if plan is None else lns.Guided(plan, cands)
+
+    return lns.Guide(after_s, fetch), waits
+
+
+@pytest.mark.parametrize("reproducible", [True, False])
+def test_a_cheaper_valid_plan_from_the_guide_is_where_the_steps_go_on_from(
+    monkeypatch: pytest.MonkeyPatch, reproducible: bool
+) -> None:
+    """Steps too small to improve tight-small's greedy plan: the guide's optimum is taken,
+    once it arrives (fast mode asks again at each step), and kept."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    optimum = best_outcomes(data)
+    guide, waits = _guide(optimum, cands, arrives_at=1 if reproducible else 3)
+    run_settings = SolveSettings(workers=1, reproducible=reproducible)
+    improved = lns.improve(data, cands, start, run_settings, 3.0, guide=guide)
+    assert improved.objective == pytest.approx(772816.72, abs=0.05)
+    assert improved.outcomes == optimum and not improved.wall_limit_hit
+    assert len(waits) == (1 if reproducible else 3)
+    assert (waits[0] > 0) == reproducible  # only reproducible mode waits for it
+
+
+def test_an_invalid_or_dearer_plan_from_the_guide_is_not_taken() -> None:
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    unplaced = {child: Outcome(None) for child in start}  # valid but dear
+    crowded = dict(best_outcomes(data))
+    first, second = list(crowded)[:2]
+    crowded[first] = crowded[second]  # cheaper, but one bed too few somewhere
+    for plan in (unplaced, crowded):
+        guide, _ = _guide(plan, cands)
+        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5, guide=guide)
+        assert improved.outcomes != plan
+        assert check_plan(data, make_plan(data, cands, improved.outcomes, 1).to_dict()) == []
+
+
+def test_a_guide_that_does_not_come_in_time_marks_a_reproducible_run() -> None:
+    """The clock decided that the steps went on without it: the run may not repeat."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    cands = candidates(data)
+    guide, waits = _guide(None, cands, arrives_at=2)
+    run_settings = SolveSettings(workers=1, reproducible=True)
+    improved = lns.improve(data, cands, greedy_plan(data, cands), run_settings, 1.0, guide=guide)
+    assert improved.wall_limit_hit and len(waits) == 1

@@ -6,6 +6,7 @@ never exceeds the shipped instances' proven optima (the property tests check ran
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
+from matcher.master_plan import master_plan
 from matcher.occupancy_bound import BoundBeside, beside_possible, occupancy_bound
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,15 +147,29 @@ def test_searches_cut_at_the_node_limit_keep_the_bound_valid(
 
 
 def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
-    """Run in a process of its own, the bound converges to the same value, and is sent back."""
+    """Run in a process of its own, the bound converges to the same value, and is sent back,
+    with the same plan from the households."""
     data = read_instance(ROOT / "instances" / "tight-small.json")
     cands = candidates(data)
     beds = capacity_bound(data, cands)
     plan = greedy_plan(data, cands)
-    in_line = occupancy_bound(data, cands, beds, rounds=200, plan=plan)
+    in_line = occupancy_bound(data, cands, beds, rounds=200, plan=plan, with_households=True)
     assert in_line.converged and in_line.bound > beds.bound
-    beside = BoundBeside(data, cands, beds, 200, plan, seconds=60)
+    plan_from = functools.partial(master_plan, data, cands)
+    beside = BoundBeside(data, cands, beds, 200, plan, 60, plan_from)
+    assert beside.plan(seconds=60) == (True, plan_from(in_line.households))
     assert beside.result(seconds=60) == in_line.bound
+
+
+def test_no_plan_from_households_the_clock_stopped() -> None:
+    """Rounds cut short by the process's deadline give the bound so far but no plan."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    plan_from = functools.partial(master_plan, data, cands)
+    beside = BoundBeside(data, cands, beds, 200, greedy_plan(data, cands), 0.0, plan_from)
+    assert beside.plan(seconds=60) == (False, None)
+    assert beside.result(seconds=0) >= beds.bound
 
 
 @pytest.mark.parametrize("deadline", ["caller", "process"])

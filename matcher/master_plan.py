@@ -1,0 +1,207 @@
+"""A plan from the occupancy relaxation's master LP: its whole households kept, the rest chosen
+exactly.
+
+Column generation (``matcher.occupancy_bound``) ends with a master LP over households (sets of
+children who may live together at a placement) whose solution is nearly integral: on county,
+652 of its columns sit at 1 and 35 are fractional. Keeping the whole ones and choosing among the
+columns that fit beside them, with CP-SAT, gives a plan within 0.02% of the LP's bound in a
+hundredth of a second, where neighbourhood search from the greedy plan stayed ~1.2% above it
+after 300 s (benchmarks/README.md). The relaxation prices each team fee at the cheapest team and
+drops what couples households (team slots, ``max_moves``, the budget); they are constraints
+here. If the whole households break one, the choice is made among all the households instead.
+The caller checks the plan (``matcher.verify``) and keeps it only if it passes and is cheaper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from ortools.sat.python import cp_model
+
+from matcher.costs import move_penalty
+from matcher.eligibility import Candidates
+from matcher.instance import Instance
+from matcher.occupancy_bound import Household
+from matcher.plans import HOME, Outcome
+from matcher.units import to_pence
+
+WHOLE = 1 - 1e-6
+"""An LP value at least this counts as a whole household, kept as it is."""
+
+CHOOSE_DETERMINISTIC = 5.0
+"""Deterministic limit of the CP-SAT choice among the households left (county: 0.001)."""
+
+
+class _Choice(NamedTuple):
+    """One way a child of a household may take it: where, which team, and the extra cost
+    (pence) over the household's cost (which priced the cheapest team or alternative)."""
+
+    placement: str | None
+    team: str | None
+    extra: int
+
+
+def master_plan(
+    instance: Instance, cands: Candidates, households: Iterable[Household], seed: int = 0
+) -> dict[str, Outcome] | None:
+    """Outcomes for every child from the master's ``households``: those the LP takes whole,
+    and the best choice (CP-SAT, one worker, a deterministic limit) among those disjoint from
+    them, with teams within their slots, moves within ``max_moves`` and money within the budget
+    (if the whole ones break those, the best choice among all the households); None if no
+    choice is found."""
+    columns = list(households)
+    kept = [h for h in columns if h.value >= WHOLE]
+    taken = {k for h in kept for k in h.members}
+    full = {h.place for h in kept if h.place is not None}
+    open_columns = [
+        h
+        for h in columns
+        if h.value < WHOLE and h.place not in full and taken.isdisjoint(h.members)
+    ]
+    outcomes = _Choose(instance, cands, seed).plan(kept, open_columns)
+    if outcomes is None and kept:  # the whole households break a limit that couples them
+        outcomes = _Choose(instance, cands, seed).plan([], columns, hint=kept)
+    return outcomes
+
+
+class _Choose:
+    """The CP-SAT model choosing households: each child in exactly one, each placement at most
+    one, each team within its capacity, moves within ``max_moves``, weekly money within the
+    budget."""
+
+    def __init__(self, instance: Instance, cands: Candidates, seed: int) -> None:
+        self.instance, self.cands, self.seed = instance, cands, seed
+        self.model = cp_model.CpModel()
+        self.team_load: dict[str, list[cp_model.IntVar]] = {}
+        self.moves: list[cp_model.LinearExprT] = []
+        self.extras: list[cp_model.LinearExprT] = []
+        self.money: list[cp_model.LinearExprT] = []  # pounds a week, for the budget
+        self.ways: list[tuple[cp_model.IntVar, int, _Choice]] = []
+        self.fees = {t.id: to_pence(t.weekly_cost) for t in instance.outreach_teams}
+
+    def plan(
+        self, kept: list[Household], open_columns: list[Household], hint: Sequence[Household] = ()
+    ) -> dict[str, Outcome] | None:
+        """The outcomes of the ``kept`` households and the best choice among ``open_columns``
+        (CP-SAT hinted to take those in ``hint``)."""
+        model = self.model
+        chosen = [model.new_constant(1) for _ in kept]
+        chosen += [model.new_bool_var("") for _ in open_columns]
+        hinted = set(hint)
+        for var, column in zip(chosen[len(kept) :], open_columns, strict=True):
+            model.add_hint(var, column in hinted)
+        columns = kept + open_columns
+        covering: dict[int, list[cp_model.IntVar]] = {}
+        at_place: dict[int, list[cp_model.IntVar]] = {}
+        for var, column in zip(chosen, columns, strict=True):
+            if column.place is not None:
+                at_place.setdefault(column.place, []).append(var)
+                self.money.append(self._money(column) * var)
+            home = None  # a sibling group's alternative: all home or all unplaced
+            if column.place is None and len(column.members) > 1:
+                home = model.new_bool_var("")
+                model.add_implication(home, var)
+            for k in column.members:
+                covering.setdefault(k, []).append(var)
+                self._ways(var, k, column.place, home)
+        if len(covering) < len(self.instance.children):
+            return None  # a child no column covers: the master did not come from this instance
+        for vars_ in covering.values():
+            model.add_exactly_one(vars_)
+        for vars_ in at_place.values():
+            model.add_at_most_one(vars_)
+        self._limit_teams()
+        self._limit_moves()
+        self._limit_budget()
+        costs = [round(column.cost) for column in columns]
+        model.minimize(cp_model.LinearExpr.weighted_sum(chosen, costs) + sum(self.extras))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = self.seed
+        solver.parameters.max_deterministic_time = CHOOSE_DETERMINISTIC
+        if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        children = self.instance.children
+        return {
+            children[k].id: Outcome(way.placement, way.team)
+            for var, k, way in self.ways
+            if solver.boolean_value(var)
+        }
+
+    def _limit_teams(self) -> None:
+        """Each team serves at most its capacity."""
+        for team, load in self.team_load.items():
+            self.model.add(sum(load) <= self.instance.team_by_id[team].capacity)
+
+    def _limit_moves(self) -> None:
+        """At most ``max_moves`` settled or at-risk children leave their placements."""
+        max_moves = self.instance.policy.max_moves
+        if max_moves is not None:
+            self.model.add(sum(self.moves) <= max_moves)
+
+    def _limit_budget(self) -> None:
+        """Weekly money (fees beyond block beds, uplifts, outreach) within the budget."""
+        budget = self.instance.policy.weekly_budget
+        if budget is not None:
+            self.model.add(sum(self.money) <= budget)
+
+    def _ways(
+        self, chosen: cp_model.IntVar, k: int, place: int | None, home: cp_model.IntVar | None
+    ) -> None:
+        """Child ``k``'s ways of taking a household (at ``place``, or its alternative outcome)
+        that ``chosen`` picks: a literal for each when there are several (teams, home or
+        unplaced), adding their team load, extra cost and moves; with ``home``, it goes home
+        exactly when ``home`` is true (siblings share their alternative)."""
+        child = self.instance.children[k]
+        choices = self._choices(k, place)
+        if len(choices) == 1:
+            literals = [chosen]
+        else:
+            literals = [self.model.new_bool_var("") for _ in choices]
+            self.model.add(sum(literals) == chosen)
+        for literal, choice in zip(literals, choices, strict=True):
+            self.ways.append((literal, k, choice))
+            if choice.team is not None:
+                self.team_load.setdefault(choice.team, []).append(literal)
+                self.money.append(self.instance.team_by_id[choice.team].weekly_cost * literal)
+            if choice.extra:
+                self.extras.append(choice.extra * literal)
+            stays = choice.placement == child.current_placement
+            if child.status in ("settled", "at_risk") and not stays:
+                self.moves.append(literal)
+        if home is not None:
+            at_home = [lit for lit, c in zip(literals, choices, strict=True) if c.placement == HOME]
+            self.model.add(sum(at_home) == home)
+
+    def _money(self, column: Household) -> int:
+        """A household's weekly money (pounds) but outreach: the fee of each child beyond the
+        block beds (``matcher.plans.make_plan``), and the children's cost uplifts."""
+        assert column.place is not None
+        placement = self.instance.placements[column.place]
+        paying = max(len(column.members) - placement.block_beds, 0)
+        uplifts = sum(
+            placement.uplift_cost(self.instance.children[k].needs) for k in column.members
+        )
+        return placement.weekly_cost * paying + uplifts
+
+    def _choices(self, k: int, place: int | None) -> list[_Choice]:
+        """Where child ``k`` goes in a household at ``place`` (each team its option allows), or
+        in its alternative (home with each team that could go, or unplaced): costs as
+        ``matcher.bounds.Relaxation`` prices them, the cheapest at no extra."""
+        child = self.instance.children[k]
+        if place is not None:
+            placement = self.instance.placements[place].id
+            option = next(o for o in self.cands.options[child.id] if o.placement == placement)
+            if option.teams is None:
+                return [_Choice(placement, None, 0)]
+            priced = [(self.fees[t], placement, t) for t in option.teams]
+        else:
+            move = move_penalty(self.instance, child)
+            unplaced = to_pence(self.instance.policy.weights.unplaced * child.priority) + move
+            priced = [(unplaced, None, None)]
+            priced += [
+                (move + self.fees[t], HOME, t) for t in self.cands.home_teams.get(child.id, ())
+            ]
+        least = min(cost for cost, _, _ in priced)
+        return [_Choice(where, team, cost - least) for cost, where, team in priced]

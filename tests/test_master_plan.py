@@ -1,0 +1,186 @@
+"""Plans from the occupancy relaxation's master LP (``matcher.master_plan``): known optima from
+converged households, and each limit that couples households (team slots, ``max_moves``, the
+budget) held on hand-made households that break it when it is left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import child, instance, place, team
+from hypothesis import HealthCheck, given, settings
+from test_properties import small_instances
+
+import matcher.master_plan as master_module
+from matcher.bounds import capacity_bound
+from matcher.eligibility import candidates
+from matcher.greedy import greedy_plan
+from matcher.instance import Instance
+from matcher.io import read_instance
+from matcher.master_plan import master_plan
+from matcher.occupancy_bound import Household, occupancy_bound
+from matcher.plans import HOME, Outcome, make_plan
+from matcher.verify import check_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWN_OPTIMA = {
+    "tiny.json": 6700.0,
+    "small.json": 139518.48,
+    "example-county-24.json": 97688.55,
+    "example-tight-30.json": 301147.27,
+}
+
+
+def _households(data: Instance, rounds: int = 200) -> tuple[Household, ...]:
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    bound = occupancy_bound(
+        data, cands, beds, rounds, greedy_plan(data, cands), with_households=True
+    )
+    assert bound.households
+    return bound.households
+
+
+def _objective(data: Instance, outcomes: dict[str, Outcome] | None) -> float:
+    """The plan's objective once the independent checker has passed it."""
+    assert outcomes is not None
+    plan = make_plan(data, candidates(data), outcomes, rank=1)
+    assert check_plan(data, plan.to_dict()) == []
+    return plan.objective
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_OPTIMA))
+def test_converged_households_give_the_proven_optimum(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    """Within 0.01% of the optimum, never below it: on the examples the LP's whole households
+    are the optimum; small's ``max_moves`` (3) cuts across them, and the choice among all the
+    households comes within £9 of it."""
+    folder = ROOT / "instances"
+    if name.startswith("example"):
+        folder = request.getfixturevalue("shared_examples")
+    data = read_instance(folder / name)
+    objective = _objective(data, master_plan(data, candidates(data), _households(data)))
+    assert KNOWN_OPTIMA[name] - 0.05 <= objective <= KNOWN_OPTIMA[name] * 1.0001
+
+
+def _two_children_needing_outreach() -> Instance:
+    """A and B each need an outreach slot wherever they live; OT1 (cheap) has one slot, OT2
+    (dear) the other."""
+    return instance(
+        [child("A", requires_outreach=True), child("B", requires_outreach=True)],
+        [place("P1"), place("P2")],
+        outreach_teams=[team("OT1", capacity=1), team("OT2", capacity=1, weekly_cost=900)],
+    )
+
+
+def _column(
+    place: int | None, members: tuple[int, ...], cost: float, value: float = 1.0
+) -> Household:
+    return Household(place, members, cost, value)
+
+
+@pytest.mark.parametrize("limits", [True, False])
+def test_teams_within_their_slots(monkeypatch: pytest.MonkeyPatch, limits: bool) -> None:
+    """Priced at the cheapest team, both whole households would use OT1's one slot."""
+    data = _two_children_needing_outreach()
+    households = [_column(0, (0,), 50000), _column(1, (1,), 50000)]
+    households += [_column(None, (0,), 5_000_000, 0.0), _column(None, (1,), 5_000_000, 0.0)]
+    if not limits:
+        monkeypatch.setattr(master_module._Choose, "_limit_teams", lambda self: None)
+    outcomes = master_plan(data, candidates(data), households)
+    assert outcomes is not None
+    teams = sorted(str(outcome.team) for outcome in outcomes.values())
+    assert teams == (["OT1", "OT2"] if limits else ["OT1", "OT1"])
+
+
+def _settled_pair(**policy: Any) -> Instance:
+    """S1 and S2 live at HOME1 and HOME2 (dear); CHEAP1 and CHEAP2 are cheaper for them."""
+    return instance(
+        [
+            child("S1", status="settled", current_placement="HOME1"),
+            child("S2", status="settled", current_placement="HOME2"),
+        ],
+        [
+            place("HOME1", cost=900),
+            place("HOME2", cost=900),
+            place("CHEAP1", cost=100),
+            place("CHEAP2", cost=100),
+        ],
+        policy={"weights": {"move_settled": 300}, **policy},
+    )
+
+
+def _settled_households(whole_moves: bool) -> list[Household]:
+    """Staying or moving for each of S1 and S2: the LP moves both (whole) or is undecided."""
+    value = 1.0 if whole_moves else 0.5
+    return [
+        _column(0, (0,), 90000, 1.0 - value),
+        _column(1, (1,), 90000, 1.0 - value),
+        _column(2, (0,), 40000, value),
+        _column(3, (1,), 40000, value),
+        _column(None, (0,), 5_030_000, 0.0),
+        _column(None, (1,), 5_030_000, 0.0),
+    ]
+
+
+@pytest.mark.parametrize("whole_moves", [True, False])
+def test_moves_within_max_moves(whole_moves: bool) -> None:
+    """One move allowed: one child stays, also when the LP's whole households move both (the
+    choice is then made among all the households)."""
+    data = _settled_pair(max_moves=1)
+    outcomes = master_plan(data, candidates(data), _settled_households(whole_moves))
+    assert outcomes is not None
+    stays = [outcomes["S1"].placement == "HOME1", outcomes["S2"].placement == "HOME2"]
+    assert sorted(stays) == [False, True]
+    free = _settled_pair()
+    outcomes = master_plan(free, candidates(free), _settled_households(whole_moves))
+    assert outcomes is not None and outcomes["S1"].placement == "CHEAP1"
+    assert outcomes["S2"].placement == "CHEAP2"
+
+
+def test_money_within_the_budget() -> None:
+    """A budget of £1,000 a week lets both children move to the cheap places (£200); £150
+    lets one, and the other, who may not stay at £900, is unplaced."""
+    households = _settled_households(whole_moves=False)
+    data = _settled_pair(weekly_budget=1000)
+    outcomes = master_plan(data, candidates(data), households)
+    assert _objective(data, outcomes) == 200 + 2 * 300
+    tight = _settled_pair(weekly_budget=150)
+    outcomes = master_plan(tight, candidates(tight), households)
+    assert outcomes is not None
+    assert sorted(str(o.placement) for o in outcomes.values()) in (
+        ["CHEAP1", "None"],
+        ["CHEAP2", "None"],
+    )
+
+
+def test_home_with_a_team_as_the_alternative_within_its_slots() -> None:
+    """R and Q may each return home with OT1, which has one slot: one goes home with it, the
+    other is unplaced."""
+    data = instance(
+        [child("R", return_home=True), child("Q", return_home=True)],
+        [place("P1")],
+        outreach_teams=[team("OT1", capacity=1)],
+    )
+    households = [_column(None, (0,), 66000), _column(None, (1,), 66000)]
+    outcomes = master_plan(data, candidates(data), households)
+    assert outcomes is not None
+    assert sorted(map(str, outcomes.values())) == sorted(
+        map(str, [Outcome(None), Outcome(HOME, "OT1")])
+    )
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=small_instances())
+def test_plans_from_households_pass_the_checker(data: Instance) -> None:
+    """Whatever the instance, a plan from its households is valid and not below the bound."""
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    bound = occupancy_bound(data, cands, beds, 100, greedy_plan(data, cands), with_households=True)
+    outcomes = master_plan(data, cands, bound.households)
+    if outcomes is not None:
+        assert _objective(data, outcomes) * 100 >= bound.bound - 1
