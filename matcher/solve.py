@@ -715,10 +715,13 @@ def _best_of(short: Search, whole: Search | None, floor: float) -> Search:
     if whole is not None and whole.bound is not None:
         bound = max(bound, whole.bound)
     runs = [short] if whole is None else [short, whole]
+    # The bound's costs are rounded to pence a pair (``matcher.costs``), the plan's objective
+    # is exact: a bound at or above the plan proves it optimal up to that rounding.
+    optimal = bound >= best.objective
     return replace(
         best,
-        status=cp_model.OPTIMAL if bound >= best.objective else cp_model.FEASIBLE,
-        bound=bound,
+        status=cp_model.OPTIMAL if optimal else cp_model.FEASIBLE,
+        bound=best.objective if optimal else bound,
         first_solution_s=short.first_solution_s,
         best_solution_s=best.best_solution_s,
         deterministic_time=sum(r.deterministic_time for r in runs),

@@ -100,6 +100,29 @@ def test_the_bound_holds_the_household_rule_the_bed_bound_drops(
     assert occupancy == optimum, name
 
 
+def test_the_bound_prices_moves_within_max_moves() -> None:
+    """Two settled children at £900 homes, two £100 places: one move allowed. Unpriced, the
+    relaxation moves both (£800 below the optimum); a price on moves reaches the optimum."""
+    settled = {"status": "settled"}
+    data = instance(
+        [
+            child("S1", current_placement="H1", **settled),
+            child("S2", current_placement="H2", **settled),
+        ],
+        [
+            place("H1", cost=900),
+            place("H2", cost=900),
+            place("C1", cost=100),
+            place("C2", cost=100),
+        ],
+        policy={"weights": {"move_settled": 300}, "max_moves": 1},
+    )
+    optimum = _optimum_pence(data)
+    beds, occupancy = _bounds(data)
+    assert beds == optimum - 50000
+    assert occupancy == optimum
+
+
 def test_residents_count_for_the_rules() -> None:
     """A resident aged 8 in the cheap home: the child with harmful sexual behaviour may not
     join, so it goes to the dear place; the bed bound sends it to the cheap one."""
