@@ -97,10 +97,6 @@ class OccupancyBound:
     searches_cut: int = 0
     stopped: bool = False
     """``stop`` ended the rounds (the clock or the caller), not convergence or ``rounds``."""
-    households: tuple[Household, ...] = ()
-    """The master's columns with their LP values when asked for (``with_households``) and the
-    rounds ended on their own (converged or ``rounds`` done, not stopped): what
-    ``matcher.master_plan`` makes a plan from."""
 
 
 @dataclass(frozen=True)
@@ -600,13 +596,16 @@ def occupancy_bound(
     plan: dict[str, Outcome] | None = None,
     stop: Callable[[], bool] = lambda: False,
     on_bound: Callable[[int], None] | None = None,
-    with_households: bool = False,
+    households: Callable[[tuple[Household, ...]], None] | None = None,
+    households_at: int | None = None,
 ) -> OccupancyBound:
     """The occupancy relaxation's bound after at most ``rounds`` rounds of column generation,
     starting from the bed bound's prices (``beds``) and, when given, a valid ``plan``'s
     households; ``stop`` ends the rounds early (the bound so far stays valid). ``on_bound``
-    hears each higher bound (pence) as it is found; ``with_households`` asks for the master's
-    columns (``OccupancyBound.households``)."""
+    hears each higher bound (pence) as it is found. ``households`` hears the master's columns
+    with their LP values once (what ``matcher.master_plan`` makes a plan from): after
+    ``households_at`` rounds, or when the rounds end sooner (converged, or ``rounds``), but not
+    if ``stop`` ended them first, so that what it hears never depends on the clock."""
     relaxation = Relaxation(instance, cands)
     pricing = _Pricing(instance, relaxation)
     master = _Master(pricing)
@@ -626,6 +625,7 @@ def occupancy_bound(
     for p, chosen in sets:
         master.add(p, chosen)
     smoothing, done, converged, stopped = SMOOTHING, 0, False, False
+    heard = False  # whether ``households`` has heard the columns
     while done < rounds:
         if stop():
             stopped = True
@@ -634,6 +634,9 @@ def occupancy_bound(
         solved = master.solve()
         if solved is None:
             break
+        if households is not None and not heard and done >= (households_at or rounds):
+            households(master.households())
+            heard = True
         lp_value, lam, mu = solved
         if lp_value - best <= CONVERGED * max(abs(lp_value), 1.0):
             converged = True
@@ -656,9 +659,9 @@ def occupancy_bound(
             converged = True
             break
     bound = max(beds.bound, whole_pence(best))
-    cut = pricing.households.searches_cut
-    households = master.households() if with_households and not stopped else ()
-    return OccupancyBound(bound, done, converged, cut, stopped, households)
+    if households is not None and not heard and not stopped:
+        households(master.households())
+    return OccupancyBound(bound, done, converged, pricing.households.searches_cut, stopped)
 
 
 def beside_possible() -> bool:
@@ -680,8 +683,9 @@ class BoundBeside:
     """``occupancy_bound`` in a process of its own, beside the caller's search: neighbourhood
     search uses one core, so on two the bound costs the search nothing. Each higher bound is
     sent back as it is found, so whatever the process reached by ``result`` counts. Given
-    ``plan_from``, the process then makes a plan from the master's households (unless the
-    clock or the caller stopped its rounds), which the caller fetches with ``plan``."""
+    ``plan_from``, the process also makes a plan from the master's households after ``plan_at``
+    rounds (or when its rounds end sooner, unless the clock or the caller stopped them), which
+    the caller fetches with ``plan``; a fixed round count, so the plan repeats."""
 
     def __init__(
         self,
@@ -692,6 +696,7 @@ class BoundBeside:
         plan: dict[str, Outcome],
         seconds: float,
         plan_from: PlanFromHouseholds | None = None,
+        plan_at: int | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self.bound = beds.bound
@@ -702,7 +707,18 @@ class BoundBeside:
         deadline = time.monotonic() + seconds
         self._process = context.Process(
             target=_bound_beside,
-            args=(instance, cands, beds, rounds, plan, deadline, self._stop, send, plan_from),
+            args=(
+                instance,
+                cands,
+                beds,
+                rounds,
+                plan,
+                deadline,
+                self._stop,
+                send,
+                plan_from,
+                plan_at,
+            ),
             daemon=True,
         )
         self._process.start()
@@ -760,19 +776,29 @@ def _bound_beside(
     stopped: multiprocessing.synchronize.Event,
     send: Connection,
     plan_from: PlanFromHouseholds | None,
+    plan_at: int | None,
 ) -> None:
     """The process of ``BoundBeside``: rounds until converged, ``rounds``, the deadline
-    (``time.monotonic``) or a stop, each higher bound sent (an int); then, given ``plan_from``
-    and rounds not stopped, the plan from the households (a 1-tuple); then None. Ctrl-C is the
-    caller's to handle (it stops this process through ``stopped``)."""
+    (``time.monotonic``) or a stop, each higher bound sent (an int), and, given ``plan_from``,
+    the plan from the households (a 1-tuple) as ``occupancy_bound`` hears them; then None.
+    Ctrl-C is the caller's to handle (it stops this process through ``stopped``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop() -> bool:
         return stopped.is_set() or time.monotonic() >= deadline
 
-    wanted = plan_from is not None
-    bound = occupancy_bound(instance, cands, beds, rounds, plan, stop, send.send, wanted)
-    if plan_from is not None and not bound.stopped:
-        send.send((plan_from(bound.households) if bound.households else None,))
+    plans = _plan_sender(plan_from, send)
+    occupancy_bound(instance, cands, beds, rounds, plan, stop, send.send, plans, plan_at)
     send.send(None)
     send.close()
+
+
+def _plan_sender(
+    plan_from: PlanFromHouseholds | None, send: Connection
+) -> Callable[[tuple[Household, ...]], None] | None:
+    """Sends the plan ``plan_from`` makes from the households (a 1-tuple; None inside when
+    there is none), or None without ``plan_from``."""
+    if plan_from is None:
+        return None
+    make = plan_from
+    return lambda households: send.send((make(households) if households else None,))

@@ -53,6 +53,7 @@ from matcher.lns import Guide, Guided, Improved, better_plan, improve
 from matcher.master_plan import master_plan
 from matcher.occupancy_bound import (
     BoundBeside,
+    Household,
     PlanFromHouseholds,
     beside_possible,
     occupancy_bound,
@@ -168,11 +169,16 @@ rounds leave it there while the master gathers sets; a 30 s run's 16 rounds, par
 clock, reached £1,516,029): the time goes to the neighbourhood search instead. Beside the
 search, the bound is started when this many rounds fit in the search's whole time."""
 
-GUIDE_SHARE = 0.5
-"""In reproducible mode neighbourhood search takes the plan from the households made beside it
-(``matcher.master_plan``) once this share of its steps' time is charged, or once the time
-``OCCUPANCY_MAX_ROUNDS`` rounds are charged if sooner, waiting for it if need be: a point the
-clock does not move, so runs repeat."""
+GUIDE_SHARE = 0.6
+GUIDE_SLACK = 1.5
+"""The bound beside neighbourhood search makes its plan from the households
+(``matcher.master_plan``) after the rounds ``GUIDE_SLACK`` x whose charge fits in this share of
+the search's time (at most ``OCCUPANCY_MAX_ROUNDS``; sooner if converged), and in reproducible
+mode the search takes it once its steps' charge reaches that, waiting for it if need be: a
+round count and a point the clock does not move, so runs repeat. The slack covers rounds
+slower than charged against steps faster than charged: on 2,000 children (783k pairs) rounds
+took ~1 s against 0.79 s charged while steps ran well within theirs, and without it a 60 s run
+waited past its deadline for the plan. County, 30 s: 33 rounds (converged: ~65)."""
 
 OCCUPANCY_BESIDE_ROUNDS = 500
 """Rounds at most of the occupancy bound in a process beside neighbourhood search (it stops
@@ -533,9 +539,9 @@ def _occupancy_beside(
     ):
         return None
     until = deadline - FINISH_S - run.elapsed()
-    rounds = OCCUPANCY_BESIDE_ROUNDS
+    rounds, plan_at = OCCUPANCY_BESIDE_ROUNDS, _guide_rounds(run, seconds)
     households = _plan_from_households(run)
-    return BoundBeside(run.instance, run.cands, relaxed, rounds, plan, until, households)
+    return BoundBeside(run.instance, run.cands, relaxed, rounds, plan, until, households, plan_at)
 
 
 def _beside_wait(run: _Run, deadline: float) -> float:
@@ -581,13 +587,14 @@ def _occupancy(
 
     if stop():
         return relaxed.bound, None
+    heard: list[tuple[Household, ...]] = []
     bound = occupancy_bound(
-        run.instance, run.cands, relaxed, rounds, plan, stop, with_households=True
+        run.instance, run.cands, relaxed, rounds, plan, stop, households=heard.append
     )
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
-    if not bound.households:
+    if not heard or not heard[0]:
         return bound.bound, None
-    return bound.bound, _guided(run, _plan_from_households(run)(bound.households), short)
+    return bound.bound, _guided(run, _plan_from_households(run)(heard[0]), short)
 
 
 def _plan_from_households(run: _Run) -> PlanFromHouseholds:
@@ -608,11 +615,19 @@ def _guided(run: _Run, outcomes: dict[str, Outcome] | None, short: Candidates) -
     return Guided(outcomes, Candidates(options, short.home_teams))
 
 
+def _guide_rounds(run: _Run, seconds: float) -> int:
+    """Rounds after which the bound beside neighbourhood search makes its plan from the
+    households (sooner if they converge): those ``GUIDE_SLACK`` x their charge fit in
+    ``GUIDE_SHARE`` of the search's ``seconds``, at most ``OCCUPANCY_MAX_ROUNDS``."""
+    rounds = GUIDE_SHARE * seconds / (GUIDE_SLACK * _occupancy_round_s(run))
+    return max(min(int(rounds), OCCUPANCY_MAX_ROUNDS), 1)
+
+
 def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) -> Guide:
     """Neighbourhood search's guide to the plan from the households made beside it: in
-    reproducible mode asked for once the steps' charge reaches ``GUIDE_SHARE`` of ``seconds``
-    or the time ``OCCUPANCY_MAX_ROUNDS`` rounds are charged, whichever is sooner."""
-    after = min(GUIDE_SHARE * seconds, OCCUPANCY_MAX_ROUNDS * _occupancy_round_s(run))
+    reproducible mode asked for once the steps' charge reaches ``GUIDE_SLACK`` x the charge of
+    the rounds it is made after (``_guide_rounds``)."""
+    after = GUIDE_SLACK * _guide_rounds(run, seconds) * _occupancy_round_s(run)
 
     def fetch(wait: float) -> tuple[bool, Guided | None]:
         arrived, outcomes = beside.plan(wait)

@@ -20,7 +20,7 @@ from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
 from matcher.master_plan import master_plan
-from matcher.occupancy_bound import BoundBeside, beside_possible, occupancy_bound
+from matcher.occupancy_bound import BoundBeside, Household, beside_possible, occupancy_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
@@ -171,17 +171,23 @@ def test_searches_cut_at_the_node_limit_keep_the_bound_valid(
 
 def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
     """Run in a process of its own, the bound converges to the same value, and is sent back,
-    with the same plan from the households."""
+    with the same plan from the households after the same number of rounds (5, before
+    convergence, or when the rounds end)."""
     data = read_instance(ROOT / "instances" / "tight-small.json")
     cands = candidates(data)
     beds = capacity_bound(data, cands)
     plan = greedy_plan(data, cands)
-    in_line = occupancy_bound(data, cands, beds, rounds=200, plan=plan, with_households=True)
-    assert in_line.converged and in_line.bound > beds.bound
     plan_from = functools.partial(master_plan, data, cands)
-    beside = BoundBeside(data, cands, beds, 200, plan, 60, plan_from)
-    assert beside.plan(seconds=60) == (True, plan_from(in_line.households))
-    assert beside.result(seconds=60) == in_line.bound
+    for plan_at in (5, None):
+        heard: list[tuple[Household, ...]] = []
+        in_line = occupancy_bound(
+            data, cands, beds, 200, plan, households=heard.append, households_at=plan_at
+        )
+        assert in_line.converged and in_line.bound > beds.bound and len(heard) == 1
+        beside = BoundBeside(data, cands, beds, 200, plan, 60, plan_from, plan_at)
+        assert beside.plan(seconds=60) == (True, plan_from(heard[0]))
+        assert beside.result(seconds=60) == in_line.bound
+    assert in_line.rounds > 5
 
 
 def test_no_plan_from_households_the_clock_stopped() -> None:
