@@ -29,8 +29,19 @@ from matcher.units import to_pence
 WHOLE = 1 - 1e-6
 """An LP value at least this counts as a whole household, kept as it is."""
 
-CHOOSE_DETERMINISTIC = 5.0
-"""Deterministic limit of the CP-SAT choice among the households left (county: 0.001)."""
+CHOOSE_DETERMINISTIC = 1.0
+"""Deterministic limit of the CP-SAT choice among the households left: 0.001 on county's
+converged master; after 41 rounds 5.0 took 14 s for a plan with a child too many unplaced,
+which the re-solve of the chosen children on the whole model (``matcher.lns``) places anyway."""
+
+
+class MasterPlan(NamedTuple):
+    """Outcomes for every child, and the children outside the LP's whole households (their
+    outcomes chosen among the few households left: a re-solve on the whole model may do
+    better, ``matcher.lns``)."""
+
+    outcomes: dict[str, Outcome]
+    chosen: frozenset[str]
 
 
 class _Choice(NamedTuple):
@@ -44,7 +55,7 @@ class _Choice(NamedTuple):
 
 def master_plan(
     instance: Instance, cands: Candidates, households: Iterable[Household], seed: int = 0
-) -> dict[str, Outcome] | None:
+) -> MasterPlan | None:
     """Outcomes for every child from the master's ``households``: those the LP takes whole,
     and the best choice (CP-SAT, one worker, a deterministic limit) among those disjoint from
     them, with teams within their slots, moves within ``max_moves`` and money within the budget
@@ -61,8 +72,11 @@ def master_plan(
     ]
     outcomes = _Choose(instance, cands, seed).plan(kept, open_columns)
     if outcomes is None and kept:  # the whole households break a limit that couples them
-        outcomes = _Choose(instance, cands, seed).plan([], columns, hint=kept)
-    return outcomes
+        outcomes, taken = _Choose(instance, cands, seed).plan([], columns, hint=kept), set()
+    if outcomes is None:
+        return None
+    children = instance.children
+    return MasterPlan(outcomes, frozenset(c.id for k, c in enumerate(children) if k not in taken))
 
 
 class _Choose:

@@ -674,9 +674,9 @@ def beside_possible() -> bool:
     )
 
 
-PlanFromHouseholds = Callable[[tuple[Household, ...]], dict[str, Outcome] | None]
+PlanFromHouseholds = Callable[[tuple[Household, ...]], object]
 """Makes a plan from the master's households (``matcher.master_plan``, passed in by the caller
-so that this module does not depend on it)."""
+so that this module does not depend on it); what it returns is sent back as it is."""
 
 
 class BoundBeside:
@@ -701,7 +701,7 @@ class BoundBeside:
         context = multiprocessing.get_context("fork")
         self.bound = beds.bound
         self._finished = False
-        self._planned: tuple[dict[str, Outcome] | None] | None = None
+        self._planned: tuple[object] | None = None
         self._stop = context.Event()
         self._receive, send = context.Pipe(duplex=False)
         deadline = time.monotonic() + seconds
@@ -724,9 +724,9 @@ class BoundBeside:
         self._process.start()
         send.close()
 
-    def plan(self, seconds: float) -> tuple[bool, dict[str, Outcome] | None]:
+    def plan(self, seconds: float) -> tuple[bool, object]:
         """Whether the plan from the households came within ``seconds`` (False: not yet, or
-        the process stopped first), and the plan (None: none found)."""
+        the process stopped first), and what ``plan_from`` returned (None: none found)."""
         self._wait(time.monotonic() + seconds, lambda: self._planned is not None)
         return (False, None) if self._planned is None else (True, self._planned[0])
 

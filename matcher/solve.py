@@ -49,8 +49,8 @@ from matcher.cpsat.objective import option_pence
 from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
-from matcher.lns import Guide, Guided, Improved, better_plan, improve
-from matcher.master_plan import master_plan
+from matcher.lns import Guide, Guided, Improved, improve
+from matcher.master_plan import MasterPlan, master_plan
 from matcher.occupancy_bound import (
     BoundBeside,
     Household,
@@ -469,9 +469,7 @@ def _search_large(
     elif rounds:  # in line, first: its plan from the households may be where the steps start
         households, guided = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
         run.deterministic_used += occupancy_s
-        start = make_plan(run.instance, run.cands, hint, rank=1).objective
-        if guided is not None and better_plan(run.instance, guided, start) is not None:
-            hint, cands = guided
+        guide = Guide(0.0, lambda wait: (True, guided))  # taken (or not) before the first step
     if improve_first and relaxed is not None and seconds > 0:
         # the clock stops the steps in time to make and check the plan
         wall_s = deadline - run.elapsed() - FINISH_S
@@ -594,7 +592,8 @@ def _occupancy(
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
     if not heard or not heard[0]:
         return bound.bound, None
-    return bound.bound, _guided(run, _plan_from_households(run)(heard[0]), short)
+    made = master_plan(run.instance, run.cands, heard[0], seed=run.settings.seed)
+    return bound.bound, _guided(run, made, short)
 
 
 def _plan_from_households(run: _Run) -> PlanFromHouseholds:
@@ -602,17 +601,19 @@ def _plan_from_households(run: _Run) -> PlanFromHouseholds:
     return functools.partial(master_plan, run.instance, run.cands, seed=run.settings.seed)
 
 
-def _guided(run: _Run, outcomes: dict[str, Outcome] | None, short: Candidates) -> Guided | None:
-    """``outcomes`` with the options ``short`` widened by theirs, or None without outcomes."""
-    if outcomes is None:
+def _guided(run: _Run, made: MasterPlan | None, short: Candidates) -> Guided | None:
+    """The plan from the households with the options ``short`` widened by its outcomes, or
+    None without a plan."""
+    if made is None:
         return None
+    outcomes = made.outcomes
     options = dict(short.options)
     for child, outcome in outcomes.items():
         have = {o.placement for o in options[child]}
         if outcome.placement not in (None, HOME) and outcome.placement not in have:
             extra = [o for o in run.cands.options[child] if o.placement == outcome.placement]
             options[child] = [*options[child], *extra]
-    return Guided(outcomes, Candidates(options, short.home_teams))
+    return Guided(outcomes, Candidates(options, short.home_teams), made.chosen)
 
 
 def _guide_rounds(run: _Run, seconds: float) -> int:
@@ -630,8 +631,8 @@ def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) ->
     after = GUIDE_SLACK * _guide_rounds(run, seconds) * _occupancy_round_s(run)
 
     def fetch(wait: float) -> tuple[bool, Guided | None]:
-        arrived, outcomes = beside.plan(wait)
-        return arrived, _guided(run, outcomes, cands)
+        arrived, made = beside.plan(wait)
+        return arrived, _guided(run, made if isinstance(made, MasterPlan) else None, cands)
 
     return Guide(after if run.settings.reproducible else 0.0, fetch)
 

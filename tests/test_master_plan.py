@@ -18,7 +18,7 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
-from matcher.master_plan import master_plan
+from matcher.master_plan import MasterPlan, master_plan
 from matcher.occupancy_bound import Household, occupancy_bound
 from matcher.plans import HOME, Outcome, make_plan
 from matcher.verify import check_plan
@@ -42,10 +42,10 @@ def _households(data: Instance, rounds: int = 200) -> tuple[Household, ...]:
     return heard[0]
 
 
-def _objective(data: Instance, outcomes: dict[str, Outcome] | None) -> float:
+def _objective(data: Instance, made: MasterPlan | None) -> float:
     """The plan's objective once the independent checker has passed it."""
-    assert outcomes is not None
-    plan = make_plan(data, candidates(data), outcomes, rank=1)
+    assert made is not None
+    plan = make_plan(data, candidates(data), made.outcomes, rank=1)
     assert check_plan(data, plan.to_dict()) == []
     return plan.objective
 
@@ -89,9 +89,9 @@ def test_teams_within_their_slots(monkeypatch: pytest.MonkeyPatch, limits: bool)
     households += [_column(None, (0,), 5_000_000, 0.0), _column(None, (1,), 5_000_000, 0.0)]
     if not limits:
         monkeypatch.setattr(master_module._Choose, "_limit_teams", lambda self: None)
-    outcomes = master_plan(data, candidates(data), households)
-    assert outcomes is not None
-    teams = sorted(str(outcome.team) for outcome in outcomes.values())
+    made = master_plan(data, candidates(data), households)
+    assert made is not None
+    teams = sorted(str(outcome.team) for outcome in made.outcomes.values())
     assert teams == (["OT1", "OT2"] if limits else ["OT1", "OT1"])
 
 
@@ -130,13 +130,16 @@ def test_moves_within_max_moves(whole_moves: bool) -> None:
     """One move allowed: one child stays, also when the LP's whole households move both (the
     choice is then made among all the households)."""
     data = _settled_pair(max_moves=1)
-    outcomes = master_plan(data, candidates(data), _settled_households(whole_moves))
-    assert outcomes is not None
+    made = master_plan(data, candidates(data), _settled_households(whole_moves))
+    assert made is not None
+    outcomes = made.outcomes
     stays = [outcomes["S1"].placement == "HOME1", outcomes["S2"].placement == "HOME2"]
     assert sorted(stays) == [False, True]
     free = _settled_pair()
-    outcomes = master_plan(free, candidates(free), _settled_households(whole_moves))
-    assert outcomes is not None and outcomes["S1"].placement == "CHEAP1"
+    made = master_plan(free, candidates(free), _settled_households(whole_moves))
+    assert made is not None
+    outcomes = made.outcomes
+    assert outcomes["S1"].placement == "CHEAP1"
     assert outcomes["S2"].placement == "CHEAP2"
 
 
@@ -145,12 +148,11 @@ def test_money_within_the_budget() -> None:
     lets one, and the other, who may not stay at £900, is unplaced."""
     households = _settled_households(whole_moves=False)
     data = _settled_pair(weekly_budget=1000)
-    outcomes = master_plan(data, candidates(data), households)
-    assert _objective(data, outcomes) == 200 + 2 * 300
+    assert _objective(data, master_plan(data, candidates(data), households)) == 200 + 2 * 300
     tight = _settled_pair(weekly_budget=150)
-    outcomes = master_plan(tight, candidates(tight), households)
-    assert outcomes is not None
-    assert sorted(str(o.placement) for o in outcomes.values()) in (
+    made = master_plan(tight, candidates(tight), households)
+    assert made is not None
+    assert sorted(str(o.placement) for o in made.outcomes.values()) in (
         ["CHEAP1", "None"],
         ["CHEAP2", "None"],
     )
@@ -165,9 +167,9 @@ def test_home_with_a_team_as_the_alternative_within_its_slots() -> None:
         outreach_teams=[team("OT1", capacity=1)],
     )
     households = [_column(None, (0,), 66000), _column(None, (1,), 66000)]
-    outcomes = master_plan(data, candidates(data), households)
-    assert outcomes is not None
-    assert sorted(map(str, outcomes.values())) == sorted(
+    made = master_plan(data, candidates(data), households)
+    assert made is not None
+    assert sorted(map(str, made.outcomes.values())) == sorted(
         map(str, [Outcome(None), Outcome(HOME, "OT1")])
     )
 
@@ -183,6 +185,6 @@ def test_plans_from_households_pass_the_checker(data: Instance) -> None:
     heard: list[tuple[Household, ...]] = []
     start = greedy_plan(data, cands)
     bound = occupancy_bound(data, cands, beds, 100, start, households=heard.append)
-    outcomes = master_plan(data, cands, heard[0])
-    if outcomes is not None:
-        assert _objective(data, outcomes) * 100 >= bound.bound - 1
+    made = master_plan(data, cands, heard[0])
+    if made is not None:
+        assert _objective(data, made) * 100 >= bound.bound - 1
