@@ -150,7 +150,7 @@ OCCUPANCY_SHARE = 0.5
 bound (``matcher.occupancy_bound``), which keeps each placement's household rules, when it
 cannot run beside the search (one worker, no ``fork``, or a daemon process); made first, as its
 households' plan (``matcher.master_plan``) is where the search goes on from. County, one
-worker: at 30 s, 40 rounds, bound £1,686,604, plan £1,687,526 (gap 0.06%), where 0.2 made no
+worker: at 30 s, 41 rounds, bound £1,685,766, plan £1,687,647 (gap 0.11%), where 0.2 made no
 rounds at all (fewer than ``OCCUPANCY_MIN_ROUNDS``) and the plan was £1,721,178 (gap 12%)
 (benchmarks/README.md)."""
 
