@@ -160,12 +160,11 @@ def improve(
             if arrived or reproducible:
                 wall_hit |= not arrived  # the clock, not the plan, decided what happens next
                 guide = None
-            if guided is not None and guided.free:  # first re-solve what the guide chose
-                wall = min(sub_wall, wall_limit - (time.perf_counter() - started))
-                guided, used = _re_solved(instance, guided, sub_settings, wall, made)
-                charged += STEP_S + STEP_S_PER_DETERMINISTIC * used
-            better = _better_plan(instance, guided, objective)
-            if guided is not None and better is not None:
+            wall = min(sub_wall, wall_limit - (time.perf_counter() - started))
+            taken, used = _taken(instance, guided, objective, sub_settings, wall, made)
+            charged += used
+            if taken is not None:
+                guided, better = taken
                 objective, money = better.objective, better.marginal_weekly_cost
                 cands, finder = guided.cands, _Neighbours(instance, guided.cands, guided.outcomes)
                 improvements += 1
@@ -205,40 +204,36 @@ def _solve(hood: Neighbourhood, settings: SolveSettings, wall: float) -> Search:
     return search_model(pm, settings, wall, SUB_SOLVE_DETERMINISTIC, presolve=SUB_PRESOLVE)
 
 
-def _re_solved(
+def _taken(
     instance: Instance,
-    guided: Guided,
+    guided: Guided | None,
+    objective: float,
     settings: SolveSettings,
     wall: float,
     made: dict[tuple[str, tuple[str, ...]], Placement],
-) -> tuple[Guided, float]:
-    """The guide's plan with its ``free`` children (at most ``NEIGHBOURHOOD_CHILDREN``, by id)
-    re-solved on the whole model, everyone else held, if that is cheaper; and the
-    deterministic time it took. On county a plan from households made after 41 rounds left a
-    third child unplaced (+£47k) that this re-solve places."""
-    free = set(sorted(guided.free)[:NEIGHBOURHOOD_CHILDREN])
-    money = make_plan(instance, guided.cands, guided.outcomes, rank=1).marginal_weekly_cost
-    hood = neighbourhood(instance, guided.cands, guided.outcomes, free, money, made)
-    search = _solve(hood, settings, wall)
-    if search.outcomes is None:
-        return guided, search.deterministic_time
-    found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)
-    if found.objective >= hood.objective - 0.005:
-        return guided, search.deterministic_time
-    return guided._replace(
-        outcomes={**guided.outcomes, **search.outcomes}
-    ), search.deterministic_time
-
-
-def _better_plan(instance: Instance, guided: Guided | None, objective: float) -> Plan | None:
-    """The guide's plan if it passes the independent checker and costs less than
-    ``objective``."""
+) -> tuple[tuple[Guided, Plan] | None, float]:
+    """The guide's plan, with its ``free`` children (at most ``NEIGHBOURHOOD_CHILDREN``, by id)
+    first re-solved on the whole model and everyone else held, if it then passes the
+    independent checker and costs less than ``objective``; and the seconds the re-solve is
+    charged, as a step. On county a plan from households made after 41 rounds left a third
+    child unplaced (+£47k), which the re-solve places."""
     if guided is None:
-        return None
+        return None, 0.0
+    charge = 0.0
+    if guided.free and wall > 0:
+        free = set(sorted(guided.free)[:NEIGHBOURHOOD_CHILDREN])
+        money = make_plan(instance, guided.cands, guided.outcomes, rank=1).marginal_weekly_cost
+        hood = neighbourhood(instance, guided.cands, guided.outcomes, free, money, made)
+        search = _solve(hood, settings, wall)
+        charge = STEP_S + STEP_S_PER_DETERMINISTIC * search.deterministic_time
+        if search.outcomes is not None:
+            found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)
+            if found.objective < hood.objective - 0.005:
+                guided = guided._replace(outcomes={**guided.outcomes, **search.outcomes})
     plan = make_plan(instance, guided.cands, guided.outcomes, rank=1)
     if plan.objective < objective - 0.005 and not check_plan(instance, plan.to_dict()):
-        return plan
-    return None
+        return (guided, plan), charge
+    return None, charge
 
 
 class _Neighbours:

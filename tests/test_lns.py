@@ -152,3 +152,26 @@ def test_a_guide_that_does_not_come_in_time_marks_a_reproducible_run() -> None:
     run_settings = SolveSettings(workers=1, reproducible=True)
     improved = lns.improve(data, cands, greedy_plan(data, cands), run_settings, 1.0, guide=guide)
     assert improved.wall_limit_hit and len(waits) == 1
+
+
+def test_the_children_a_guide_chose_are_re_solved_before_its_plan_is_judged() -> None:
+    """The optimum with six new children needlessly unplaced is dearer than the greedy plan;
+    re-solved first (the guide names those children), it is the optimum, taken at once."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+    optimum = best_outcomes(data)
+    placed = [
+        c.id
+        for c in data.children
+        if c.status == "new" and optimum[c.id].placement not in (None, "home")
+    ][:6]
+    spoilt = {**optimum, **dict.fromkeys(placed, Outcome(None))}
+    assert make_plan(data, cands, spoilt, 1).objective > make_plan(data, cands, start, 1).objective
+
+    def fetch(wait: float) -> tuple[bool, lns.Guided | None]:
+        return True, lns.Guided(spoilt, cands, frozenset(placed))
+
+    run_settings = SolveSettings(workers=1, reproducible=True)
+    improved = lns.improve(data, cands, start, run_settings, 0.01, guide=lns.Guide(0.0, fetch))
+    assert improved.steps == 0 and improved.objective == pytest.approx(772816.72, abs=0.05)
