@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 from helpers import best_plan, child, instance, place, team
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_properties import small_instances
 
 import matcher.eligibility as eligibility
 import matcher.lns as lns
@@ -385,3 +388,19 @@ def test_the_bound_beside_is_waited_for_only_as_long_as_later_plans_allow(
     )
     wait = solve_module._beside_wait(run, deadline=30.0)
     assert wait == pytest.approx(expected, abs=0.5)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=small_instances(), workers=st.sampled_from([1, 2]))
+def test_large_path_plans_pass_the_checker(data: Instance, workers: int) -> None:
+    """Random small instances through the large path (bounds, the plan from the households
+    beside the search or before it, neighbourhood search, later plans on shortlists; 12 s is
+    the least that leaves plan 1 time for the bound and the steps): every plan passes the
+    checker and none is below the bound."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solve_module, "LARGE_MODEL_PAIRS", 0)
+        result = solve(data, SolveSettings(time_limit=12, plans=2, workers=workers))
+    assert check_result(data, result.to_dict()) == []
+    bound = result.solver.best_bound
+    for plan in result.plans:
+        assert bound is None or plan.objective >= bound - max(1, len(data.children)) * 0.01
