@@ -724,10 +724,11 @@ class BoundBeside:
         self._process.start()
         send.close()
 
-    def plan(self, seconds: float) -> tuple[bool, object]:
-        """Whether the plan from the households came within ``seconds`` (False: not yet, or
-        the process stopped first), and what ``plan_from`` returned (None: none found)."""
-        self._wait(time.monotonic() + seconds, lambda: self._planned is not None)
+    def plan(self, seconds: float, stop: Callable[[], bool] = lambda: False) -> tuple[bool, object]:
+        """Whether the plan from the households came within ``seconds`` (False: not yet, the
+        process stopped first, or ``stop`` said so), and what ``plan_from`` returned (None: none
+        found)."""
+        self._wait(time.monotonic() + seconds, lambda: self._planned is not None or stop())
         return (False, None) if self._planned is None else (True, self._planned[0])
 
     def result(self, seconds: float, stop: Callable[[], bool] = lambda: False) -> int:

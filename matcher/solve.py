@@ -631,7 +631,7 @@ def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) ->
     after = GUIDE_SLACK * _guide_rounds(run, seconds) * _occupancy_round_s(run)
 
     def fetch(wait: float) -> tuple[bool, Guided | None]:
-        arrived, made = beside.plan(wait)
+        arrived, made = beside.plan(wait, stop_requested)
         return arrived, _guided(run, made if isinstance(made, MasterPlan) else None, cands)
 
     return Guide(after if run.settings.reproducible else 0.0, fetch)

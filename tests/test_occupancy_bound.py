@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,20 @@ def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
         assert beside.plan(seconds=60) == (True, plan_from(heard[0]))
         assert beside.result(seconds=60) == in_line.bound
     assert in_line.rounds > 5
+
+
+def test_a_stop_request_ends_the_wait_for_the_plan() -> None:
+    """Ctrl-C while neighbourhood search waits for the plan from the households: the wait ends
+    at once, without it."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    beds = capacity_bound(data, cands)
+    plan_from = functools.partial(master_plan, data, cands)
+    beside = BoundBeside(data, cands, beds, 200, greedy_plan(data, cands), 60, plan_from)
+    began = time.monotonic()
+    assert beside.plan(60, stop=lambda: True) == (False, None)
+    assert time.monotonic() - began < 5
+    assert beside.result(seconds=0) >= beds.bound
 
 
 def test_no_plan_from_households_the_clock_stopped() -> None:
