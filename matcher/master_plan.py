@@ -6,9 +6,9 @@ children who may live together at a placement) whose solution is nearly integral
 652 of its columns sit at 1 and 35 are fractional. Keeping the whole ones and choosing among the
 columns that fit beside them, with CP-SAT, gives a plan within 0.02% of the LP's bound in a
 hundredth of a second, where neighbourhood search from the greedy plan stayed ~1.2% above it
-after 300 s (benchmarks/README.md). The relaxation prices each team fee at the cheapest team and
-drops what couples households (team slots, ``max_moves``, the budget); they are constraints
-here. If the whole households break one, the choice is made among all the households instead.
+after 300 s (benchmarks/README.md). The relaxation prices each team fee at the cheapest team,
+drops team slots and the budget, and only prices ``max_moves``: all three are constraints here.
+If the whole households break one, the choice is made among all the households instead.
 The caller checks the plan (``matcher.verify``) and keeps it only if it passes and is cheaper.
 """
 
