@@ -120,6 +120,12 @@ LATER_PLAN_S_PER_CHILD = 1.5e-3
 """A later plan of a large model is searched only if its share of the time left exceeds
 ``LARGE_SEARCH_MIN_S`` + this per child: making its shortlist and model took ~25 s for
 20,000 children (and ~2 s on county), and without it plan 2 ran ~30 s past the time limit."""
+LATER_PLAN_DETERMINISTIC_RATE = 0.75
+"""A later plan of a large model gets this share of its deterministic time as its search's
+deterministic limit: its shortlist search accrues deterministic time at ~0.6 of wall time on
+county, and with its full share a 3-plan 60 s county run warm-started from a plan had plan 3
+cut by the clock (`wall-clock limit hit`, £1,741,212); with 0.75 and no wait for the bound
+it is not cut (£1,731,712), and a cold run's plans are the same as with the full share."""
 FINISH_S = 1.0
 """Seconds of plan 1's time on a large model kept, in reproducible mode, for making and checking
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
@@ -279,13 +285,16 @@ class _Run:
             return PLAN_ONE_SHARE
         return 1 / (plans - rank + 1)
 
-    def search(self, pm: PlacementModel, rank: int, share: float) -> Search:
-        """Search ``pm`` for plan ``rank`` with ``share`` of the time left."""
+    def search(
+        self, pm: PlacementModel, rank: int, share: float, deterministic_rate: float = 1.0
+    ) -> Search:
+        """Search ``pm`` for plan ``rank`` with ``share`` of the time left (of the deterministic
+        time, ``deterministic_rate`` x that share)."""
         result = search_model(
             pm,
             self.settings,
             self.wall_left() * share,
-            self.deterministic_left() * share,
+            self.deterministic_left() * share * deterministic_rate,
             rank=rank,
             on_progress=self.on_progress,
             offset=self.elapsed(),
@@ -417,7 +426,8 @@ def _search_large(
     the clock)."""
     if rank > 1:
         short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
-        return replace(run.search(short_pm, rank, run.share(rank)), bound=None)
+        search = run.search(short_pm, rank, run.share(rank), LATER_PLAN_DETERMINISTIC_RATE)
+        return replace(search, bound=None)
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = None
     pricing_s = BOUND_MIN_S + BOUND_S_PER_PAIR * run.pairs
@@ -543,17 +553,16 @@ def _occupancy_beside(
 
 
 def _beside_wait(run: _Run, deadline: float) -> float:
-    """Seconds to wait for the bound beside the search once the search is done: in fast mode
-    none (a search follows); in reproducible mode until plan 1's deadline, or, when later plans
-    follow, only until the clock reaches the deterministic time charged so far, so that their
-    wall-clock limits still cover their deterministic ones (waiting to the deadline cut a
-    3-plan 40 s county run's later searches by the clock)."""
+    """Seconds to wait for the bound beside the search once the search is done: none when a
+    search follows (fast mode, or later plans: waiting to plan 1's deadline cut a 3-plan 40 s
+    county run's later searches by the clock, and waiting until the clock reached the
+    deterministic time charged still cut a warm-started 3-plan 60 s run's plan 3); otherwise
+    until plan 1's deadline."""
     if not run.settings.reproducible:
         return 0.0
-    until = deadline - FINISH_S
     if run.settings.plans > 1:
-        until = min(until, run.deterministic_used)
-    return max(until - run.elapsed(), 0.0)
+        return 0.0
+    return max(deadline - FINISH_S - run.elapsed(), 0.0)
 
 
 def _occupancy_applies(run: _Run) -> bool:
