@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -70,6 +70,8 @@ most of a 5,000-child run's time unused; 0.3-0.4 s (the fast hour's fit) let the
 county's steps and cut the occupancy bound after them in the slow hour."""
 
 
+PASSED_KEPT = 8
+
 WALL_SLACK = 2.0
 """In reproducible mode, unless the caller sets its own hard stop, the wall clock stops the
 search only after this many times its seconds (a safety net; the report then says the run may
@@ -92,6 +94,9 @@ class Improved:
     """When the search began (the caller's clock): the start plan is a plan from then."""
     cands: Candidates | None = None
     """The options the plan is on: the search's own, or a guide's (``Guide``)."""
+    passed: tuple[dict[str, Outcome], ...] = ()
+    """The last ``PASSED_KEPT`` plans the search moved on from, latest first: valid plans near
+    the best, where a search for the next-best plan may start (``matcher.solve``)."""
 
 
 class Guided(NamedTuple):
@@ -150,6 +155,7 @@ def improve(
     best_at: float | None = None
     wall_hit = False
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
+    passed: deque[dict[str, Outcome]] = deque(maxlen=PASSED_KEPT)
     while children and not stop_requested() and (not reproducible or charged < seconds):
         elapsed = time.perf_counter() - started
         if elapsed >= wall_limit:
@@ -164,6 +170,7 @@ def improve(
             taken, used = _taken(instance, guided, objective, sub_settings, wall, made)
             charged += used
             if taken is not None:
+                passed.appendleft(dict(finder.plan))
                 guided, better = taken
                 objective, money = better.objective, better.marginal_weekly_cost
                 cands, finder = guided.cands, _Neighbours(instance, guided.cands, guided.outcomes)
@@ -185,13 +192,21 @@ def improve(
         if found.objective < hood.objective - 0.005:
             objective += found.objective - hood.objective
             money += found.marginal_weekly_cost - hood.marginal_weekly_cost
+            passed.appendleft(dict(finder.plan))
             finder.move(search.outcomes)
             improvements += 1
             best_at = time.perf_counter() - started
             if on_improvement is not None:
                 on_improvement(objective)
     return Improved(
-        finder.plan, round(objective, 2), steps, improvements, wall_hit, best_at, cands=cands
+        finder.plan,
+        round(objective, 2),
+        steps,
+        improvements,
+        wall_hit,
+        best_at,
+        cands=cands,
+        passed=tuple(passed),
     )
 
 

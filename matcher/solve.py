@@ -264,6 +264,8 @@ class _Run:
     found: list[dict[str, Outcome]]
     pairs: int
     deterministic_used: float = 0.0
+    passed: tuple[dict[str, Outcome], ...] = ()
+    """Plans neighbourhood search moved on from while making plan 1 (``Improved.passed``)."""
     wall_limit_hit: bool = False
     """A reproducible step outside ``search`` (neighbourhood search) was stopped by the clock."""
 
@@ -425,6 +427,7 @@ def _search_large(
     search from the shortlist's plan (skipped in reproducible mode: whether it runs depends on
     the clock)."""
     if rank > 1:
+        hint = _next_start(run, hint)
         short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
         search = run.search(short_pm, rank, run.share(rank), LATER_PLAN_DETERMINISTIC_RATE)
         return replace(search, bound=None)
@@ -491,6 +494,7 @@ def _search_large(
             raise
         hint = improved.outcomes  # its placements are all on its options
         cands = improved.cands or cands
+        run.passed = improved.passed
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
     budget = deadline - run.elapsed()
@@ -521,6 +525,25 @@ def _search_large(
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
     return _best_of(short, whole, max(relaxed.bound, households))
+
+
+def _next_start(run: _Run, last: dict[str, Outcome]) -> dict[str, Outcome]:
+    """Where a later plan's search starts: the latest plan neighbourhood search moved on from
+    (so the cheapest of them) that differs from every plan found in at least ``min_difference``
+    children's placements, a valid plan the exclusions allow; else the ``last`` plan found.
+    County, 3 plans in 60 s: plans 2 and 3 £1,689,602 and £1,693,099 from the last plan found,
+    £1,687,710 and £1,687,835 from plans passed (plan 1: £1,687,700); warm-started, plan 3
+    £1,731,712 against £1,687,627."""
+    least = run.settings.min_difference
+    for plan in run.passed:
+        if all(_changed(plan, found) >= least for found in run.found):
+            return plan
+    return last
+
+
+def _changed(plan: dict[str, Outcome], other: dict[str, Outcome]) -> int:
+    """Children whose placement differs between the two plans (as ``_exclude`` counts)."""
+    return sum(outcome.placement != other[child].placement for child, outcome in plan.items())
 
 
 def _occupancy_rounds(run: _Run, seconds: float) -> int:

@@ -404,3 +404,27 @@ def test_large_path_plans_pass_the_checker(data: Instance, workers: int) -> None
     bound = result.solver.best_bound
     for plan in result.plans:
         assert bound is None or plan.objective >= bound - max(1, len(data.children)) * 0.01
+
+
+def test_later_plans_start_from_a_plan_neighbourhood_search_passed() -> None:
+    """The latest passed plan that differs enough from every plan found (here by two children
+    from plan 1) is where plan 2's search starts; with none, the last plan found."""
+    data = read_instance(ROOT / "instances" / "tiny.json")
+    settings = SolveSettings(plans=3, min_difference=2)
+    ids = [c.id for c in data.children]
+    best = {c: Outcome("P") for c in ids}
+    one_off = {**best, ids[0]: Outcome(None)}
+    two_off = {**one_off, ids[1]: Outcome(None)}
+    run = solve_module._Run(
+        data,
+        candidates(data),
+        settings,
+        time.perf_counter(),
+        None,
+        [best],
+        0,
+        passed=(one_off, two_off),
+    )
+    assert solve_module._next_start(run, best) == two_off
+    run.passed = (one_off,)
+    assert solve_module._next_start(run, best) == best

@@ -58,6 +58,11 @@ def test_small_neighbourhoods_improve_step_by_step_and_repeat(
     assert plan.objective < make_plan(data, cands, start, rank=1).objective
     assert first.objective == pytest.approx(plan.objective, abs=0.05)
     assert check_plan(data, plan.to_dict()) == []
+    # the plans it moved on from are valid, dearer, latest (cheapest) first
+    passed = [make_plan(data, cands, p, rank=1) for p in first.passed]
+    assert passed and all(check_plan(data, p.to_dict()) == [] for p in passed)
+    assert [p.objective for p in passed] == sorted(p.objective for p in passed)
+    assert passed[0].objective > plan.objective
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
