@@ -186,6 +186,15 @@ slower than charged against steps faster than charged: on 2,000 children (783k p
 took ~1 s against 0.79 s charged while steps ran well within theirs, and without it a 60 s run
 waited past its deadline for the plan. County, 30 s: 33 rounds (converged: ~65)."""
 
+BESIDE_SEEDED = False
+"""Whether the first master of the occupancy bound beside the search holds the starting plan's
+households: not, as its rounds to convergence then varied erratically on county (from the
+greedy plan 65 rounds, 13.5 s; from a near-optimal plan, as a warm-started nightly run has,
+136-148 rounds, 64-68 s; from no plan 77-78 rounds, ~20 s). Unseeded, a warm-started 3-plan 60 s
+run's bound went from £1,673,786 (gap 0.82%) to £1,687,295 (0.019%); a cold 30 s run's plan
+from £1,687,786 to £1,688,118 (gap 0.037%). In line (one worker) the bound makes a fixed number
+of rounds, where seeding helps: county 30 s, 41 rounds, gap 0.11% seeded, 0.69% not."""
+
 OCCUPANCY_BESIDE_ROUNDS = 500
 """Rounds at most of the occupancy bound in a process beside neighbourhood search (it stops
 sooner when converged, ~60 rounds on county, or at plan 1's deadline)."""
@@ -472,7 +481,8 @@ def _search_large(
     beside = None
     rounds = 0
     if improve_first and relaxed is not None:
-        beside = _occupancy_beside(run, relaxed, hint, seconds, deadline)
+        seeded = hint if BESIDE_SEEDED else None  # the first households of the bound beside
+        beside = _occupancy_beside(run, relaxed, seeded, seconds, deadline)
         rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
     occupancy_s = rounds * _occupancy_round_s(run)
     seconds -= occupancy_s  # the occupancy bound's share, in the same currency as the steps
@@ -557,11 +567,16 @@ def _occupancy_rounds(run: _Run, seconds: float) -> int:
 
 
 def _occupancy_beside(
-    run: _Run, relaxed: CapacityBound, plan: dict[str, Outcome], seconds: float, deadline: float
+    run: _Run,
+    relaxed: CapacityBound,
+    seeded: dict[str, Outcome] | None,
+    seconds: float,
+    deadline: float,
 ) -> BoundBeside | None:
-    """The occupancy bound started in a process beside neighbourhood search, which uses one
-    core: with two workers or more, where ``BoundBeside`` can run, when it applies and
-    ``OCCUPANCY_MIN_ROUNDS`` fit in the search's ``seconds``; else None."""
+    """The occupancy bound, its first master holding ``seeded``'s households if given, started
+    in a process beside neighbourhood search, which uses one core: with two workers or more,
+    where ``BoundBeside`` can run, when it applies and ``OCCUPANCY_MIN_ROUNDS`` fit in the
+    search's ``seconds``; else None."""
     if (
         run.settings.workers < 2
         or not beside_possible()
@@ -572,7 +587,7 @@ def _occupancy_beside(
     until = deadline - FINISH_S - run.elapsed()
     rounds, plan_at = OCCUPANCY_BESIDE_ROUNDS, _guide_rounds(run, seconds)
     households = _plan_from_households(run)
-    return BoundBeside(run.instance, run.cands, relaxed, rounds, plan, until, households, plan_at)
+    return BoundBeside(run.instance, run.cands, relaxed, rounds, seeded, until, households, plan_at)
 
 
 def _beside_wait(run: _Run, deadline: float) -> float:
@@ -602,15 +617,16 @@ def _occupancy_round_s(run: _Run) -> float:
 def _occupancy(
     run: _Run,
     relaxed: CapacityBound,
-    plan: dict[str, Outcome],
+    seeded: dict[str, Outcome] | None,
     short: Candidates,
     rounds: int,
     until: float,
 ) -> tuple[int, Guided | None]:
     """The occupancy bound (pence) after at most ``rounds`` rounds, started from the bed prices
-    and ``plan``, and the plan from its households (``matcher.master_plan``) on the options
-    ``short`` widened to take it. In reproducible mode the clock stops the rounds only at
-    ``until`` (a safety net: the run is then marked as hitting it, and no plan is made)."""
+    (and ``seeded``'s households if given), and the plan from its households
+    (``matcher.master_plan``) on the options ``short`` widened to take it. In reproducible
+    mode the clock stops the rounds only at ``until`` (a safety net: the run is then marked as
+    hitting it, and no plan is made)."""
 
     def stop() -> bool:
         return run.elapsed() >= until or stop_requested()
@@ -619,7 +635,7 @@ def _occupancy(
         return relaxed.bound, None
     heard: list[tuple[Household, ...]] = []
     bound = occupancy_bound(
-        run.instance, run.cands, relaxed, rounds, plan, stop, households=heard.append
+        run.instance, run.cands, relaxed, rounds, seeded, stop, households=heard.append
     )
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
     if not heard or not heard[0]:
