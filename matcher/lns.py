@@ -90,10 +90,10 @@ class Improved:
     """Reproducible mode only: the wall clock, not the step count, ended the search."""
     best_solution_s: float | None
     """Seconds from ``started_s`` to the last improvement; None without one."""
+    cands: Candidates
+    """The options the plan is on: the search's own, or a guide's (``Guide``)."""
     started_s: float = 0.0
     """When the search began (the caller's clock): the start plan is a plan from then."""
-    cands: Candidates | None = None
-    """The options the plan is on: the search's own, or a guide's (``Guide``)."""
     passed: tuple[dict[str, Outcome], ...] = ()
     """The last ``PASSED_KEPT`` plans the search moved on from, latest first: valid plans near
     the best, where a search for the next-best plan may start (``matcher.solve``)."""

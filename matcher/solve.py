@@ -503,7 +503,7 @@ def _search_large(
                 beside.result(0.0)
             raise
         hint = improved.outcomes  # its placements are all on its options
-        cands = improved.cands or cands
+        cands = improved.cands
         run.passed = improved.passed
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
@@ -596,9 +596,7 @@ def _beside_wait(run: _Run, deadline: float) -> float:
     county run's later searches by the clock, and waiting until the clock reached the
     deterministic time charged still cut a warm-started 3-plan 60 s run's plan 3); otherwise
     until plan 1's deadline."""
-    if not run.settings.reproducible:
-        return 0.0
-    if run.settings.plans > 1:
+    if not run.settings.reproducible or run.settings.plans > 1:
         return 0.0
     return max(deadline - FINISH_S - run.elapsed(), 0.0)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matcher.cpsat import FAMILY_NAMES, build_model
+from matcher.cpsat import FAMILY_NAMES, PlacementModel, build_model
 from matcher.instance import Instance
 from matcher.plans import Outcome, Plan, make_plan
 from matcher.search import read_outcomes
@@ -57,25 +57,28 @@ def instance(
     return Instance.model_validate(document)
 
 
-def best_plan(data: Instance, families: tuple[str, ...] = FAMILY_NAMES) -> Plan | None:
-    """The optimal plan of a tiny instance with the given constraint families (one worker)."""
+def _optimum(
+    data: Instance, families: tuple[str, ...], workers: int, seconds: float
+) -> tuple[PlacementModel, dict[str, Outcome] | None]:
+    """The whole model with ``families`` and its proven optimum's outcomes (None if not
+    proven within ``seconds``)."""
     pm = build_model(data, families=families)
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = 20
-    status = solver.solve(pm.model)
-    if status != cp_model.OPTIMAL:
-        return None
-    return make_plan(
-        data, pm.candidates, read_outcomes(pm, list(solver.response_proto.solution)), rank=1
-    )
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = seconds
+    if solver.solve(pm.model) != cp_model.OPTIMAL:
+        return pm, None
+    return pm, read_outcomes(pm, list(solver.response_proto.solution))
+
+
+def best_plan(data: Instance, families: tuple[str, ...] = FAMILY_NAMES) -> Plan | None:
+    """The optimal plan of a tiny instance with the given constraint families (one worker)."""
+    pm, outcomes = _optimum(data, families, workers=1, seconds=20)
+    return None if outcomes is None else make_plan(data, pm.candidates, outcomes, rank=1)
 
 
 def best_outcomes(data: Instance, seconds: float = 60) -> dict[str, Outcome]:
     """The outcomes of a proven optimum of ``data`` (whole model, two workers)."""
-    pm = build_model(data)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 2
-    solver.parameters.max_time_in_seconds = seconds
-    assert solver.solve(pm.model) == cp_model.OPTIMAL
-    return read_outcomes(pm, list(solver.response_proto.solution))
+    _, outcomes = _optimum(data, FAMILY_NAMES, workers=2, seconds=seconds)
+    assert outcomes is not None
+    return outcomes
