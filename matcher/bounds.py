@@ -83,6 +83,9 @@ class CapacityBound:
     prices: dict[str, float]
     staff_prices: dict[str, float] = field(default_factory=dict)
     """Pence per staff unit at placements whose staff limit binds in the relaxation."""
+    alternatives: dict[str, float] = field(default_factory=dict)
+    """Each child's outcome without a placement (unplaced, or home with its cheapest team), in
+    pence: what its options' priced costs are weighed against."""
 
     def option_prices(
         self, instance: Instance, child: str, options: Sequence[Option]
@@ -380,6 +383,9 @@ def capacity_bound(
         step = scale * max(aim - value, 1.0) / norm
         prices = np.maximum(prices + step * gradient, 0.0)
     staffed = relaxation.staff_prices(best_prices)
+    alternatives = dict(
+        zip((c.id for c in instance.children), relaxation.alternative.tolist(), strict=True)
+    )
     if staffed is not None:  # the LP's prices, and its bound if above the flow's
         beds, staff = staffed
         value = relaxation.staffed_value(beds, staff)
@@ -387,8 +393,10 @@ def capacity_bound(
             bound=max(exact, whole_pence(value)),
             prices=dict(zip(ids, beds.tolist(), strict=True)),
             staff_prices={ids[p]: float(staff[p]) for p in np.flatnonzero(staff)},
+            alternatives=alternatives,
         )
     return CapacityBound(
         bound=exact,  # the Lagrangian value never exceeds it (same relaxation, fewer terms)
         prices=dict(zip(ids, best_prices[:m].tolist(), strict=True)),
+        alternatives=alternatives,
     )

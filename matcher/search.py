@@ -126,7 +126,11 @@ NO_SEARCH = Search(cp_model.UNKNOWN, None, None, None, None, None, 0.0, 0.0, Tru
 
 
 def _parameters(
-    settings: SolveSettings, wall: float, deterministic: float, presolve: bool
+    settings: SolveSettings,
+    wall: float,
+    deterministic: float,
+    presolve: bool,
+    subsolvers: tuple[str, ...] | None = None,
 ) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     params = solver.parameters
@@ -136,7 +140,9 @@ def _parameters(
     params.cp_model_presolve = presolve
     if settings.reproducible:
         params.max_deterministic_time = max(deterministic, 0.01)
-    if settings.reproducible and settings.workers > 1:
+    if subsolvers is not None:
+        params.subsolvers.extend(subsolvers)
+    elif settings.reproducible and settings.workers > 1:
         params.interleave_search = True
         params.ignore_subsolvers.extend(INTERLEAVED_SKIP)
     elif settings.workers <= len(FAST_FULL_SUBSOLVERS):
@@ -157,14 +163,16 @@ def search_model(
     offset: float = 0.0,
     fix_hinted: bool = False,
     presolve: bool | None = None,
+    subsolvers: tuple[str, ...] | None = None,
 ) -> Search:
     """One CP-SAT search of a built model from its hint (presolve only on models that are not
     large, or with ``fix_hinted``, which fixes every hinted variable to its hint, unless
-    ``presolve`` says otherwise). ``offset`` is added to the reported times."""
+    ``presolve`` says otherwise). ``offset`` is added to the reported times. ``subsolvers``
+    replaces the project's choice of CP-SAT workers (empty: CP-SAT's own)."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
     if presolve is None:
         presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
-    solver = _parameters(settings, wall_limit, deterministic, presolve)
+    solver = _parameters(settings, wall_limit, deterministic, presolve, subsolvers)
     solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
     progress = _Progress(rank, on_progress, offset)
     status = run_solver(solver, pm.model, progress)

@@ -30,6 +30,10 @@ also give a plan (``matcher.master_plan``), which the search goes on from when i
 cheaper: on county, within 0.02% of the bound. In fast mode a search on a
 shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough for presolve)
 follows, and, when time allows, a search of the whole model. Plans 2..K use shortlists.
+
+Whole models where staff limits every placement (GAP-like): plan 1 first searches the core
+(``core``: each child's ``CORE_SIZE`` options with the smallest reduced costs at the staff LP's
+prices) on one worker, then the whole model from its plan.
 """
 
 from __future__ import annotations
@@ -78,6 +82,22 @@ SHORTLIST_SIZE = 10
 """Options per child on a large model's shortlist: its 10 cheapest by objective coefficient, plus
 its stay, the starting plan's choice and the earlier plans' choices. On the county instance the
 shortlist has 13k of 287k pairs, and CP-SAT proved its optimum (£1.8594M) in 27 s."""
+
+CORE_SIZE = 2
+"""Options per child in a staff-limited model's core (``core``): its cheapest at cost plus the
+relaxation's prices of beds and staff units, i.e. its smallest reduced costs. On ten public GAP
+instances of types B-E (10 s, 2 workers) searching the core first took the median gap to the
+best known from 1.36% to 0.17% (b10200 1.34% -> 0%, c40400 4.05% -> 0.09%); 3 options did
+worse than 2 on five of six (benchmarks/README.md)."""
+
+CORE_SHARE = 0.6
+"""Share of plan 1's time a staff-limited model's core search gets; the whole model, hinted
+with its plan, gets the rest (and gives the bound)."""
+
+CORE_SUBSOLVERS: tuple[str, ...] = ()
+"""The core is searched on one worker with CP-SAT's own choice of search (deterministic, so runs
+repeat): two interleaved workers found no complete assignment of e40400's core in 5
+deterministic seconds, and the project's one-worker ``max_lp`` spent them on cuts."""
 
 SHORTLIST_PRICED = 20
 """Options per child added to a large model's shortlist by cost plus bed price: cheap beds are
@@ -209,27 +229,49 @@ def shortlist(
     cands: Candidates,
     keep: Sequence[dict[str, Outcome]],
     relaxed: CapacityBound | None = None,
+    cheapest: int | None = None,
+    priced: int | None = None,
 ) -> Candidates:
-    """Each child's ``SHORTLIST_SIZE`` cheapest options, its stay, and its placement in each of
-    the plans in ``keep`` (the starting plan, earlier ranked plans); with the ``relaxed`` bound's
-    prices of beds and staff (``matcher.bounds``) also its ``SHORTLIST_PRICED`` cheapest at cost
-    plus price."""
+    """Each child's ``cheapest`` options (default ``SHORTLIST_SIZE``), its stay, and its
+    placement in each of the plans in ``keep`` (the starting plan, earlier ranked plans); with the
+    ``relaxed`` bound's prices of beds and staff (``matcher.bounds``) also its ``priced`` cheapest
+    at cost plus price (default ``SHORTLIST_PRICED``)."""
+    cheapest = SHORTLIST_SIZE if cheapest is None else cheapest
+    priced = SHORTLIST_PRICED if priced is None else priced
     costs = option_pence(instance, cands, fees_on_count(instance))
     options = {}
     for child, pence in costs:
         child_options = cands.options[child]
         wanted = {plan[child].placement for plan in keep if child in plan}
         # stable sorts: ties go to the earlier option, so the shortlist repeats
-        chosen = set(np.argsort(pence, kind="stable")[:SHORTLIST_SIZE].tolist())
+        chosen = set(np.argsort(pence, kind="stable")[:cheapest].tolist())
         if relaxed is not None:
             price = relaxed.option_prices(instance, child, child_options)
-            priced = np.argsort(pence + price, kind="stable")[:SHORTLIST_PRICED]
-            chosen |= set(priced.tolist())
+            chosen |= set(np.argsort(pence + price, kind="stable")[:priced].tolist())
         chosen |= {
             k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
         }
         options[child] = [child_options[k] for k in sorted(chosen)]
     return Candidates(options, cands.home_teams)
+
+
+def core(
+    instance: Instance,
+    cands: Candidates,
+    relaxed: CapacityBound,
+    keep: Sequence[dict[str, Outcome]],
+) -> tuple[Candidates, frozenset[str]]:
+    """The model's core: its shortlist of each child's ``CORE_SIZE`` cheapest options at cost
+    plus the relaxed bound's prices (with its stay and its placement in each plan of ``keep``),
+    and the children who must be placed in it: those with ``CORE_SIZE`` options priced below
+    their outcome without a placement."""
+    placed = set()
+    for child, pence in option_pence(instance, cands, fees_on_count(instance)):
+        priced = pence + relaxed.option_prices(instance, child, cands.options[child])
+        if int((priced < relaxed.alternatives[child]).sum()) >= CORE_SIZE:
+            placed.add(child)
+    short = shortlist(instance, cands, keep, relaxed, cheapest=0, priced=CORE_SIZE)
+    return short, frozenset(placed)
 
 
 def usable_outcomes(cands: Candidates, plan: dict[str, Outcome]) -> dict[str, Outcome]:
@@ -297,18 +339,27 @@ class _Run:
         return 1 / (plans - rank + 1)
 
     def search(
-        self, pm: PlacementModel, rank: int, share: float, deterministic_rate: float = 1.0
+        self,
+        pm: PlacementModel,
+        rank: int,
+        share: float,
+        deterministic_rate: float = 1.0,
+        workers: int | None = None,
+        subsolvers: tuple[str, ...] | None = None,
     ) -> Search:
         """Search ``pm`` for plan ``rank`` with ``share`` of the time left (of the deterministic
-        time, ``deterministic_rate`` x that share)."""
+        time, ``deterministic_rate`` x that share), on ``workers`` (default: the settings') and
+        ``subsolvers`` (``search_model``)."""
+        settings = self.settings if workers is None else replace(self.settings, workers=workers)
         result = search_model(
             pm,
-            self.settings,
+            settings,
             self.wall_left() * share,
             self.deterministic_left() * share * deterministic_rate,
             rank=rank,
             on_progress=self.on_progress,
             offset=self.elapsed(),
+            subsolvers=subsolvers,
         )
         self.deterministic_used += result.deterministic_time
         return result
@@ -365,9 +416,12 @@ def solve(
             search = _search_large(run, rank, hint, improve_first=start_is_valid())
         else:
             assert pm is not None
-            if rank > 1:
-                hint_plan(pm, hint)
-            search = run.search(pm, rank, run.share(rank))
+            if rank == 1 and instance.staff_limited:
+                search = _search_core_first(run, pm, start)
+            else:
+                if rank > 1:
+                    hint_plan(pm, hint)
+                search = run.search(pm, rank, run.share(rank))
         wall_limit_hit |= settings.reproducible and search.wall_limit_hit
         if rank == 1 and search.outcomes is None and start_is_valid():
             search = _start_as_plan(run, start, search)
@@ -394,6 +448,30 @@ def solve(
     )
     plans, report = _ranked(plans, report)
     return Result(instance.meta.name, instance_sha256, report, plans, candidates=cands)
+
+
+def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome]) -> Search:
+    """Plan 1 of a staff-limited whole model: first its core (``core``: each child's cheapest
+    options at the relaxation's prices, on one worker), then the whole model from the core's
+    plan with the rest of plan 1's time, for a better plan and the bound."""
+    deadline = run.elapsed() + run.wall_left() * run.share(1)
+    relaxed = capacity_bound(run.instance, run.cands)
+    core_cands, placed = core(run.instance, run.cands, relaxed, [start])
+    core_pm = run.starting_model(core_cands, start)
+    for child in sorted(placed):
+        core_pm.model.add(core_pm.variables.unplaced[child] == 0)
+    share = run.share(1) * CORE_SHARE
+    first = run.search(core_pm, 1, share, workers=1, subsolvers=CORE_SUBSOLVERS)
+    if first.outcomes is not None:
+        hint_plan(pm, first.outcomes)
+        complete_hint(pm, run.settings.time_limit * HINT_SHARE)
+    whole = run.search(pm, 1, max(deadline - run.elapsed(), 0.0) / max(run.wall_left(), 1e-9))
+    if first.outcomes is None:  # e.g. a core that must place more children than staff allows
+        if whole.outcomes is None:
+            return replace(whole, bound=None)
+        first = replace(first, first_solution_s=whole.first_solution_s)
+    best = _best_of(replace(first, bound=None), whole, relaxed.bound)
+    return replace(best, shortlist_optimal=False)  # the core is no shortlist explain rebuilds
 
 
 def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:

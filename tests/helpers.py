@@ -6,6 +6,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from matcher.bench.gap import GapProblem, gap_instance
 from matcher.cpsat import FAMILY_NAMES, PlacementModel, build_model
 from matcher.instance import Instance
 from matcher.plans import Outcome, Plan, make_plan
@@ -55,6 +56,11 @@ def instance(
         **sections,
     }
     return Instance.model_validate(document)
+
+
+def staffed(costs: list[list[int]], units: list[list[int]], staff: list[int]) -> Instance:
+    """A GAP-like instance: agents A0.. (placements limited by staff), jobs J0.. (children)."""
+    return gap_instance(GapProblem("staffed", costs, units, staff, maximise=False))
 
 
 def _optimum(

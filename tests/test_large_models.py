@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import best_plan, child, instance, place, team
+from helpers import best_plan, child, instance, place, staffed, team
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import small_instances
@@ -17,7 +17,6 @@ from test_properties import small_instances
 import matcher.eligibility as eligibility
 import matcher.lns as lns
 import matcher.solve as solve_module
-from matcher.bench.gap import GapProblem, gap_instance
 from matcher.bounds import CapacityBound, capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
@@ -82,11 +81,6 @@ def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placem
     assert capacity_bound(data, candidates(data)).bound == 286000
 
 
-def _staffed(costs: list[list[int]], units: list[list[int]], staff: list[int]) -> Instance:
-    """A GAP-like instance: agents A0.. (placements limited by staff), jobs J0.. (children)."""
-    return gap_instance(GapProblem("staffed", costs, units, staff, maximise=False))
-
-
 @pytest.fixture
 def capped(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """Every instance counts as huge; each child keeps the options ``capped(n)`` says."""
@@ -133,7 +127,7 @@ def test_staff_bound_is_the_linear_programme_s_value() -> None:
     """Three jobs, each £1 at A0 (2 of its 2 staff units) or £5 at A1 (1 unit): only one fits
     at A0, so every plan costs at least £11. The beds-only flow says £3; the staff LP says £11,
     and prices A0's staff at £2 a unit (moving a job there saves £4 for 2 units)."""
-    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    data = staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
     result = capacity_bound(data, candidates(data))
     assert result.bound == 1100
     assert result.staff_prices == {"A0": pytest.approx(200)}
@@ -145,7 +139,7 @@ def test_greedy_at_staff_prices_gives_the_contested_place_to_who_loses_most() ->
     """J0 and J1 each cost £1 at A0, which has staff for one; elsewhere J0 costs £3 and J1 £10.
     The plain greedy seats J0 first at A0 (£11 in all); at a staff price of £3 a unit, A0 costs
     J0 £7 against £3 at A1, so J1 gets A0 (£4 in all)."""
-    data = _staffed([[1, 1], [3, 10]], [[2, 2], [1, 1]], [2, 10])
+    data = staffed([[1, 1], [3, 10]], [[2, 2], [1, 1]], [2, 10])
     cands = candidates(data)
     plain = greedy_plan(data, cands)
     assert {c: o.placement for c, o in plain.items()} == {"J0": "A0", "J1": "A1"}
@@ -160,7 +154,7 @@ def test_staff_limited_models_take_the_large_path_with_the_lp_bound(
     """A staff-limited model above ``STAFFED_LARGE_PAIRS`` gets the staff LP's bound, which here
     proves the plan optimal."""
     monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
-    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    data = staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
     result = solve(data, SolveSettings(time_limit=10, plans=1))
     assert check_result(data, result.to_dict()) == []
     assert result.solver.assignment_variables == 6
@@ -177,7 +171,7 @@ def test_staff_limited_large_path_keeps_the_priced_greedy_plan_if_the_search_fin
     partial = {"J0": Outcome("A0"), "J1": Outcome("A1"), "J2": Outcome(None)}
     monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: partial)
     monkeypatch.setattr(solve_module._Run, "search", lambda *args: NO_SEARCH)
-    data = _staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    data = staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
     result = solve(data, SolveSettings(time_limit=10, plans=1))
     assert check_result(data, result.to_dict()) == []
     assert {a.child: a.placement for a in result.plans[0].assignments} == {
