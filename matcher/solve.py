@@ -451,17 +451,11 @@ def solve(
 
 
 def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome]) -> Search:
-    """Plan 1 of a staff-limited whole model: first its core (``core``: each child's cheapest
-    options at the relaxation's prices, on one worker), then the whole model from the core's
-    plan with the rest of plan 1's time, for a better plan and the bound."""
+    """Plan 1 of a staff-limited whole model: first its core (``_search_core``), then the whole
+    model from the core's plan with the rest of plan 1's time, for a better plan and the bound."""
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = capacity_bound(run.instance, run.cands)
-    core_cands, placed = core(run.instance, run.cands, relaxed, [start])
-    core_pm = run.starting_model(core_cands, start)
-    for child in sorted(placed):
-        core_pm.model.add(core_pm.variables.unplaced[child] == 0)
-    share = run.share(1) * CORE_SHARE
-    first = run.search(core_pm, 1, share, workers=1, subsolvers=CORE_SUBSOLVERS)
+    first = _search_core(run, relaxed, start)
     if first.outcomes is not None:
         hint_plan(pm, first.outcomes)
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
@@ -472,6 +466,17 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
         first = replace(first, first_solution_s=whole.first_solution_s)
     best = _best_of(replace(first, bound=None), whole, relaxed.bound)
     return replace(best, shortlist_optimal=False)  # the core is no shortlist explain rebuilds
+
+
+def _search_core(run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]) -> Search:
+    """Plan 1's search of the core (``core``) from ``start``, on one worker, with
+    ``CORE_SHARE`` of plan 1's time."""
+    core_cands, placed = core(run.instance, run.cands, relaxed, [start])
+    core_pm = run.starting_model(core_cands, start)
+    for child in sorted(placed):
+        core_pm.model.add(core_pm.variables.unplaced[child] == 0)
+    share = run.share(1) * CORE_SHARE
+    return run.search(core_pm, 1, share, workers=1, subsolvers=CORE_SUBSOLVERS)
 
 
 def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:
@@ -534,6 +539,9 @@ def _search_large(
         plan = _start_as_plan(run, hint, NO_SEARCH)
         return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
     fallback = None
+    cored = NO_SEARCH
+    if not improve_first and relaxed is not None and run.instance.staff_limited:
+        cored = _search_core(run, relaxed, hint)
     if not improve_first and relaxed is not None:
         # No valid start (e.g. every placement limited by staff, where the plain greedy is
         # off): the greedy plan at the relaxation's prices. If it places everyone, neighbourhood
@@ -544,6 +552,10 @@ def _search_large(
             fallback = priced
             if all(outcome.placement is not None for outcome in priced.values()):
                 hint, improve_first = priced, True
+        if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
+            fallback = cored.outcomes
+            if all(outcome.placement is not None for outcome in cored.outcomes.values()):
+                hint, improve_first = cored.outcomes, True
     cands = shortlist(run.instance, run.cands, [hint], relaxed)
     improved = None
     # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
@@ -555,6 +567,7 @@ def _search_large(
         seconds = run.settings.time_limit * run.share(1) - PREAMBLE_S - FINISH_S
         cells = len(run.instance.children) * len(run.instance.placements)
         seconds -= PREAMBLE_S_PER_PAIR * run.pairs + PREAMBLE_S_PER_CELL * cells
+        seconds -= cored.deterministic_time
     households = 0  # the occupancy bound (pence), once made
     beside = None
     rounds = 0
@@ -613,6 +626,14 @@ def _search_large(
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
     return _best_of(short, whole, max(relaxed.bound, households))
+
+
+def _cheaper(run: _Run, plan: dict[str, Outcome], other: dict[str, Outcome] | None) -> bool:
+    """Whether ``plan`` costs less than ``other`` (None: there is no other plan)."""
+    if other is None:
+        return True
+    cost = functools.partial(make_plan, run.instance, run.cands, rank=1)
+    return cost(plan).objective < cost(other).objective
 
 
 def _next_start(run: _Run, last: dict[str, Outcome]) -> dict[str, Outcome]:

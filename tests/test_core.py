@@ -15,7 +15,7 @@ from matcher.bounds import CapacityBound
 from matcher.eligibility import Candidates, candidates
 from matcher.instance import Instance
 from matcher.plans import Outcome
-from matcher.search import Search
+from matcher.search import NO_SEARCH, Search
 from matcher.solve import SolveSettings, core, solve
 from matcher.verify import check_result
 
@@ -97,3 +97,26 @@ def test_the_core_finds_a_published_optimum_the_whole_model_alone_missed() -> No
     problem = read_gap(GAP_FOLDER / "chu1997" / "b10200", maximise=False)
     result = solve(gap_instance(problem), SolveSettings(time_limit=10, workers=2, plans=1))
     assert gap_value(problem, result.plans[0].objective) == 2827
+
+
+def test_large_staff_limited_path_goes_on_from_the_core_s_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above ``STAFFED_LARGE_PAIRS`` the core is searched before the greedy at the staff LP's
+    prices; here that greedy leaves J2 unplaced and every other search finds nothing, so the
+    optimum (£11: one job at A0, two at A1) can only come from the core's plan."""
+    monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
+    partial = {"J0": Outcome("A0"), "J1": Outcome("A1"), "J2": Outcome(None)}
+    monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: partial)
+    search = solve_module._Run.search
+
+    def only_the_core(*args: object, workers: int | None = None, **kwargs: object) -> Search:
+        if workers != 1:
+            return NO_SEARCH
+        return search(*args, workers=workers, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_module._Run, "search", only_the_core)
+    data = staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
+    result = solve(data, SolveSettings(time_limit=10, workers=2, plans=1))
+    assert check_result(data, result.to_dict()) == []
+    assert result.plans[0].objective == 11

@@ -170,7 +170,7 @@ def test_staff_limited_large_path_keeps_the_priced_greedy_plan_if_the_search_fin
     monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
     partial = {"J0": Outcome("A0"), "J1": Outcome("A1"), "J2": Outcome(None)}
     monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: partial)
-    monkeypatch.setattr(solve_module._Run, "search", lambda *args: NO_SEARCH)
+    monkeypatch.setattr(solve_module._Run, "search", lambda *args, **kwargs: NO_SEARCH)
     data = staffed([[1, 1, 1], [5, 5, 5]], [[2, 2, 2], [1, 1, 1]], [2, 10])
     result = solve(data, SolveSettings(time_limit=10, plans=1))
     assert check_result(data, result.to_dict()) == []
