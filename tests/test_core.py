@@ -120,3 +120,31 @@ def test_large_staff_limited_path_goes_on_from_the_core_s_plan(
     result = solve(data, SolveSettings(time_limit=10, workers=2, plans=1))
     assert check_result(data, result.to_dict()) == []
     assert result.plans[0].objective == 11
+
+
+def test_a_solved_core_grows_until_it_holds_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At zero prices every job's 2-option core is A0 and A1, with staff for one job each: no
+    plan places all three. The core of 4 options holds A2, and the optimum (£1 + £2 + £3); the
+    whole-model search is switched off, so only the grown core can find it."""
+    data = staffed([[1, 1, 1], [2, 2, 2], [9, 3, 3]], [[1, 1, 1]] * 3, [1, 1, 10])
+    free = CapacityBound(
+        bound=0,
+        prices={p.id: 0.0 for p in data.placements},
+        alternatives={c.id: 10_000.0 for c in data.children},
+    )
+    monkeypatch.setattr(solve_module, "capacity_bound", lambda *args: free)
+    search = solve_module._Run.search
+    statuses: list[str] = []
+
+    def only_the_core(*args: object, workers: int | None = None, **kwargs: object) -> Search:
+        if workers != 1:
+            return NO_SEARCH
+        found = search(*args, workers=workers, **kwargs)  # type: ignore[arg-type]
+        statuses.append(found.status_name)
+        return found
+
+    monkeypatch.setattr(solve_module._Run, "search", only_the_core)
+    result = solve(data, SolveSettings(time_limit=10, workers=2, plans=1))
+    assert statuses == ["INFEASIBLE", "OPTIMAL"]
+    assert check_result(data, result.to_dict()) == []
+    assert result.plans[0].objective == 6
