@@ -87,8 +87,8 @@ CORE_SIZE = 2
 """Options per child in a staff-limited model's core (``core``): its cheapest at cost plus the
 relaxation's prices of beds and staff units, i.e. its smallest reduced costs. On ten public GAP
 instances of types B-E (10 s, 2 workers) searching the core first took the median gap to the
-best known from 1.36% to 0.17% (b10200 1.34% -> 0%, c40400 4.05% -> 0.09%); 3 options did
-worse than 2 on five of six (benchmarks/README.md)."""
+best known from 1.38% to 0.16% (b10200 1.34% -> 0%, c40400 4.05% -> 0.09%); on the pure GAP
+model 3 options did worse than 2 on six of seven (benchmarks/README.md)."""
 
 CORE_SHARE = 0.6
 """Share of plan 1's time a staff-limited model's core search gets; the whole model, hinted
