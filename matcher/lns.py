@@ -101,7 +101,8 @@ class Improved:
 
 class Guided(NamedTuple):
     """A plan from outside the search, the options it is on (the search's, widened), and the
-    children whose outcomes are worth re-solving first (``matcher.master_plan``'s chosen)."""
+    children whose outcomes are worth re-solving first (``matcher.master_plan``'s chosen; none
+    for other plans)."""
 
     outcomes: dict[str, Outcome]
     cands: Candidates
@@ -111,8 +112,9 @@ class Guided(NamedTuple):
 @dataclass(frozen=True)
 class Guide:
     """A plan that may arrive while the search runs (``matcher.master_plan``'s, made in a
-    process beside it), taken when valid and cheaper. Reproducible mode asks once, when the
-    steps' charge reaches ``after_s``, and waits for it as long as the wall clock allows (so the
+    process beside it, or the core's, searched in a thread beside it), taken when valid and
+    cheaper. Reproducible mode asks once, when the steps' charge reaches ``after_s`` (or the
+    search's seconds, if sooner), and waits for it as long as the wall clock allows (so the
     step it is taken at does not depend on the clock); fast mode asks at every step from
     ``after_s`` seconds on, without waiting. ``fetch(seconds)`` says whether it came within
     ``seconds`` and gives it (None: there is none)."""
@@ -156,12 +158,19 @@ def improve(
     wall_hit = False
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     passed: deque[dict[str, Outcome]] = deque(maxlen=PASSED_KEPT)
-    while children and not stop_requested() and (not reproducible or charged < seconds):
+    # a reproducible search with its guide not yet asked asks it before it ends
+    while (
+        children
+        and not stop_requested()
+        and (not reproducible or charged < seconds or guide is not None)
+    ):
         elapsed = time.perf_counter() - started
         if elapsed >= wall_limit:
             wall_hit = reproducible
             break
-        if guide is not None and (charged if reproducible else elapsed) >= guide.after_s:
+        if guide is not None and (
+            charged >= min(guide.after_s, seconds) if reproducible else elapsed >= guide.after_s
+        ):
             arrived, guided = guide.fetch(wall_limit - elapsed if reproducible else 0.0)
             if arrived or reproducible:
                 wall_hit |= not arrived  # the clock, not the plan, decided what happens next

@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -93,6 +94,20 @@ model 3 options did worse than 2 on six of seven (benchmarks/README.md)."""
 CORE_SHARE = 0.6
 """Share of plan 1's time a staff-limited model's core search gets; the whole model, hinted
 with its plan, gets the rest (and gives the bound)."""
+
+CORE_FIRST_SHARE = 0.5
+"""Where the core goes first and other searches wait for it (a large model whose greedy plan at
+the relaxation's prices leaves children unplaced), its first search gets this share of its time
+and a core with no plan by then is given up: d401600's core had none in 6 s of 10, and the
+shortlist search after it none in the 4 s left (in 8 s: a plan)."""
+
+CORE_ASKED_AT = 0.5
+"""Where the core is searched beside neighbourhood search (``_start_core_beside``), the search
+asks for the core's plan (waiting for it) once its steps' charge reaches this share of the
+core's deterministic time: a GAP step is charged about twice its wall time (0.55 s + 2 x its
+0.5 deterministic s, against ~0.75 s), so the core is about done by then. Asked at the full
+time, e201600 ended 0.16% above its best known (few steps were left after the core's plan);
+at half, 0.10%."""
 
 CORE_GROWTH = 0.1
 """A solved core grows (twice the options per child, from its plan) while at least this share
@@ -476,22 +491,32 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
     return replace(best, shortlist_optimal=False)  # the core is no shortlist explain rebuilds
 
 
-def _search_core(run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]) -> Search:
+def _search_core(
+    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome], first_share: float = 1.0
+) -> Search:
     """Plan 1's search of the core (``core``) from ``start``, on one worker, with
-    ``CORE_SHARE`` of plan 1's time. While a core is solved (its optimum proven, or no plan
-    there, e.g. too little staff for those it must place) with time to spare, a core of twice as
-    many options per child goes on from its plan (``CORE_GROWTH``)."""
+    ``CORE_SHARE`` of plan 1's time. The first search has ``first_share`` of it: with no plan
+    by then the core is given up; with one, it goes on from that plan. While a core is solved
+    (its optimum proven, or no plan there, e.g. too little staff for those it must place) with
+    time to spare, a core of twice as many options per child goes on from its plan
+    (``CORE_GROWTH``)."""
     budget = run.deterministic_left() * run.share(1) * CORE_SHARE
     size, plan, best = CORE_SIZE, start, NO_SEARCH
     widest = max((len(options) for options in run.cands.options.values()), default=0)
+    share = first_share
     while True:
         core_cands, placed = core(run.instance, run.cands, relaxed, [plan], size)
         core_pm = run.starting_model(core_cands, plan)
         for child in sorted(placed):
             core_pm.model.add(core_pm.variables.unplaced[child] == 0)
-        left = budget - best.deterministic_time
-        share = max(left, 0.0) / max(run.deterministic_left(), 1e-9)
-        found = run.search(core_pm, 1, share, workers=1, subsolvers=CORE_SUBSOLVERS)
+        left = max(budget - best.deterministic_time, 0.0) * share
+        found = run.search(
+            core_pm,
+            1,
+            left / max(run.deterministic_left(), 1e-9),
+            workers=1,
+            subsolvers=CORE_SUBSOLVERS,
+        )
         spent = best.deterministic_time + found.deterministic_time
         if found.outcomes is not None and (
             best.objective is None or found.objective < best.objective
@@ -499,9 +524,13 @@ def _search_core(run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]) -
             best = found
         best = replace(best, deterministic_time=spent)
         proven = found.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
-        if not proven or size >= widest or budget - spent < budget * CORE_GROWTH:
+        if budget - spent < budget * CORE_GROWTH:
             return best
-        size, plan = size * 2, plan if best.outcomes is None else best.outcomes
+        if proven and size < widest:
+            size = size * 2
+        elif share == 1.0 or found.outcomes is None:
+            return best  # not proven: out of time, or given up without a plan
+        plan, share = plan if best.outcomes is None else best.outcomes, 1.0
 
 
 def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:
@@ -565,22 +594,26 @@ def _search_large(
         return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
     fallback = None
     cored = NO_SEARCH
-    if not improve_first and relaxed is not None and run.instance.staff_limited:
-        cored = _search_core(run, relaxed, hint)
+    core_beside: Future[Search] | None = None
     if not improve_first and relaxed is not None:
         # No valid start (e.g. every placement limited by staff, where the plain greedy is
         # off): the greedy plan at the relaxation's prices. If it places everyone, neighbourhood
         # search improves it; otherwise the shortlist search starts afresh (a hint that leaves
         # children unplaced anchored the search there) and the plan is kept as a fallback.
-        priced = greedy_plan(run.instance, run.cands, relaxed)
+        core_start, priced = hint, greedy_plan(run.instance, run.cands, relaxed)
         if _valid_start(run.instance, run.cands, priced):
             fallback = priced
             if all(outcome.placement is not None for outcome in priced.values()):
                 hint, improve_first = priced, True
-        if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
-            fallback = cored.outcomes
-            if all(outcome.placement is not None for outcome in cored.outcomes.values()):
-                hint, improve_first = cored.outcomes, True
+        # the core beside neighbourhood search where each has a worker, else first
+        if run.instance.staff_limited and improve_first and run.settings.workers > 1:
+            core_beside = _start_core_beside(run, relaxed, core_start)
+        elif run.instance.staff_limited:
+            cored = _search_core(run, relaxed, core_start, CORE_FIRST_SHARE)
+            if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
+                fallback = cored.outcomes
+                if all(outcome.placement is not None for outcome in cored.outcomes.values()):
+                    hint, improve_first = cored.outcomes, True
     cands = shortlist(run.instance, run.cands, [hint], relaxed)
     improved = None
     # In reproducible mode neighbourhood search (a step count) takes all the time: a shortlist
@@ -605,6 +638,8 @@ def _search_large(
     guide = None
     if beside is not None:
         guide = _guide(run, cands, beside, seconds)
+    elif core_beside is not None:
+        guide = _core_guide(run, cands, core_beside)
     elif rounds:  # in line, first: its plan from the households may be where the steps start
         households, guided = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
         run.deterministic_used += occupancy_s
@@ -623,6 +658,14 @@ def _search_large(
         run.passed = improved.passed
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
+    if core_beside is not None:  # asked for by neighbourhood search if it ran; no thread left
+        cored = core_beside.result()
+        if (
+            improved is None
+            and cored.outcomes is not None
+            and _cheaper(run, cored.outcomes, fallback)
+        ):
+            fallback = cored.outcomes
     budget = deadline - run.elapsed()
     whole_search = (
         not reproducible
@@ -776,14 +819,18 @@ def _guided(run: _Run, made: MasterPlan | None, short: Candidates) -> Guided | N
     None without a plan."""
     if made is None:
         return None
-    outcomes = made.outcomes
+    return Guided(made.outcomes, _widened(run, made.outcomes, short), made.chosen)
+
+
+def _widened(run: _Run, outcomes: dict[str, Outcome], short: Candidates) -> Candidates:
+    """The options ``short`` with each placement of ``outcomes`` added where it is missing."""
     options = dict(short.options)
     for child, outcome in outcomes.items():
         have = {o.placement for o in options[child]}
         if outcome.placement not in (None, HOME) and outcome.placement not in have:
             extra = [o for o in run.cands.options[child] if o.placement == outcome.placement]
             options[child] = [*options[child], *extra]
-    return Guided(outcomes, Candidates(options, short.home_teams), made.chosen)
+    return Candidates(options, short.home_teams)
 
 
 def _guide_rounds(run: _Run, seconds: float) -> int:
@@ -803,6 +850,39 @@ def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) ->
     def fetch(wait: float) -> tuple[bool, Guided | None]:
         arrived, made = beside.plan(wait, stop_requested)
         return arrived, _guided(run, made if isinstance(made, MasterPlan) else None, cands)
+
+    return Guide(after if run.settings.reproducible else 0.0, fetch)
+
+
+def _start_core_beside(
+    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]
+) -> Future[Search]:
+    """The core's search (``_search_core``, one worker) started in a thread beside
+    neighbourhood search (one worker too), on its own account of deterministic time: the two
+    run at once. Its progress is not reported (its plan is, once neighbourhood search takes
+    it)."""
+    beside = replace(run, on_progress=None)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
+    try:
+        return pool.submit(_search_core, beside, relaxed, start)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _core_guide(run: _Run, cands: Candidates, searched: Future[Search]) -> Guide:
+    """Neighbourhood search's guide to the core's plan: in reproducible mode asked for once the
+    steps' charge reaches ``CORE_ASKED_AT`` of the core's deterministic time (so the step it is
+    taken at does not depend on the clock), on ``cands`` widened to take it."""
+    after = run.deterministic_left() * run.share(1) * CORE_SHARE * CORE_ASKED_AT
+
+    def fetch(wait: float) -> tuple[bool, Guided | None]:
+        try:
+            found = searched.result(timeout=wait)
+        except TimeoutError:
+            return False, None
+        if found.outcomes is None:
+            return True, None
+        return True, Guided(found.outcomes, _widened(run, found.outcomes, cands))
 
     return Guide(after if run.settings.reproducible else 0.0, fetch)
 

@@ -3,15 +3,22 @@ relaxation's prices, searched before the whole model, which goes on from the cor
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
+
 import pytest
 from helpers import best_plan, staffed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
+import matcher.lns as lns
 import matcher.solve as solve_module
 from matcher.bench.gap import gap_instance, gap_value, read_gap
 from matcher.bench.suites import GAP_FOLDER
-from matcher.bounds import CapacityBound
+from matcher.bounds import CapacityBound, capacity_bound
+from matcher.cpsat import PlacementModel
 from matcher.eligibility import Candidates, candidates
 from matcher.instance import Instance
 from matcher.plans import Outcome
@@ -102,9 +109,10 @@ def test_the_core_finds_a_published_optimum_the_whole_model_alone_missed() -> No
 def test_large_staff_limited_path_goes_on_from_the_core_s_plan(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above ``STAFFED_LARGE_PAIRS`` the core is searched before the greedy at the staff LP's
-    prices; here that greedy leaves J2 unplaced and every other search finds nothing, so the
-    optimum (£11: one job at A0, two at A1) can only come from the core's plan."""
+    """Above ``STAFFED_LARGE_PAIRS``, where the greedy at the staff LP's prices leaves a job
+    unplaced (J2 here), the core is searched before the shortlist model; every other search
+    finds nothing, so the optimum (£11: one job at A0, two at A1) can only come from the core's
+    plan."""
     monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
     partial = {"J0": Outcome("A0"), "J1": Outcome("A1"), "J2": Outcome(None)}
     monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: partial)
@@ -148,3 +156,64 @@ def test_a_solved_core_grows_until_it_holds_the_optimum(monkeypatch: pytest.Monk
     assert statuses == ["INFEASIBLE", "OPTIMAL"]
     assert check_result(data, result.to_dict()) == []
     assert result.plans[0].objective == 6
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_large_path_takes_the_core_s_plan_searched_beside_neighbourhood_search(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """The greedy at the staff LP's prices places both jobs, the wrong way round (£10); each
+    agent has staff for one job, so one-child neighbourhoods cannot swap them. The core holds
+    both options of each job and its optimum (£2): with 2 workers searched in a thread beside
+    neighbourhood search, which takes its plan; with 1, first. Runs repeat."""
+    monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
+    crossed = {"J0": Outcome("A1"), "J1": Outcome("A0")}
+    monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: crossed)
+    searched_in: list[str] = []
+    search_core = solve_module._search_core
+
+    def recorded(*args: object) -> Search:
+        searched_in.append(threading.current_thread().name)
+        return search_core(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_module, "_search_core", recorded)
+    data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
+    settings = SolveSettings(time_limit=10, workers=workers, plans=1)
+    result = solve(data, settings)
+    assert check_result(data, result.to_dict()) == []
+    assert result.plans[0].objective == 2
+    assert [name.startswith("core") for name in searched_in] == [workers == 2]
+    assert solve(data, settings).plans[0].assignments == result.plans[0].assignments
+
+
+@pytest.mark.parametrize(
+    ("found", "shares"),
+    [(None, [0.3]), ({"J0": Outcome("A0"), "J1": Outcome("A1")}, [0.3, 0.5])],
+)
+def test_a_core_searched_first_is_given_up_without_a_plan_and_goes_on_from_one(
+    monkeypatch: pytest.MonkeyPatch, found: dict[str, Outcome] | None, shares: list[float]
+) -> None:
+    """With ``first_share`` 0.5 the first search of the core gets half its 6 s (60% of 10 s):
+    finding no plan there ends it; finding one, not proven, the core goes on from that plan
+    (hinted) with the rest (5 s after the 1 s the first search used)."""
+    data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
+    cands = candidates(data)
+    given: list[float] = []
+    hinted: list[bool] = []
+
+    def canned(
+        run: object, pm: PlacementModel, rank: int, share: float, **kwargs: object
+    ) -> Search:
+        given.append(share)
+        hinted.append(len(pm.model.proto.solution_hint.vars) > 0)
+        status = cp_model.UNKNOWN if found is None else cp_model.FEASIBLE  # neither proven
+        return replace(NO_SEARCH, status=status, outcomes=found, deterministic_time=1.0)
+
+    monkeypatch.setattr(solve_module._Run, "search", canned)
+    settings = SolveSettings(time_limit=10, plans=1)
+    run = solve_module._Run(data, cands, settings, time.perf_counter(), None, [], 4)
+    searched = solve_module._search_core(run, capacity_bound(data, cands), {}, first_share=0.5)
+    assert given == pytest.approx(shares)
+    assert hinted == [False, True][: len(shares)]
+    assert searched.outcomes == found and searched.deterministic_time == len(shares)

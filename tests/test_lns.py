@@ -159,6 +159,18 @@ def test_a_guide_that_does_not_come_in_time_marks_a_reproducible_run() -> None:
     assert improved.wall_limit_hit and len(waits) == 1
 
 
+def test_a_guide_due_after_the_steps_end_is_asked_before_the_search_ends() -> None:
+    """Reproducible mode asks a guide once even when its ``after_s`` is beyond the steps'
+    seconds (the core's plan, searched beside, is never left unused): its optimum is taken."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    optimum = best_outcomes(data)
+    guide, waits = _guide(optimum, cands, after_s=1e9)
+    run_settings = SolveSettings(workers=1, reproducible=True)
+    improved = lns.improve(data, cands, greedy_plan(data, cands), run_settings, 0.5, guide=guide)
+    assert len(waits) == 1 and improved.outcomes == optimum
+
+
 def test_the_children_a_guide_chose_are_re_solved_before_its_plan_is_judged() -> None:
     """The optimum with six new children needlessly unplaced is dearer than the greedy plan;
     re-solved first (the guide names those children), it is the optimum, taken at once."""
