@@ -476,7 +476,7 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
     model from the core's plan with the rest of plan 1's time, for a better plan and the bound."""
     budget = run.deterministic_left() * run.share(1)
     relaxed = capacity_bound(run.instance, run.cands)
-    first = _search_core(run, relaxed, start)
+    first = _search_cores(run, relaxed, start)
     if first.outcomes is not None:
         hint_plan(pm, first.outcomes)
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
@@ -489,6 +489,29 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
         first = replace(first, first_solution_s=whole.first_solution_s)
     best = _best_of(replace(first, bound=None), whole, relaxed.bound)
     return replace(best, shortlist_optimal=False)  # the core is no shortlist explain rebuilds
+
+
+def _search_cores(
+    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome], first_share: float = 1.0
+) -> Search:
+    """The core's search (``_search_core``) with the run's seed and, given a second worker,
+    with the next seed in a thread beside it: the cheaper plan (the first on a tie), charged
+    the first's deterministic time (the two run at once). Which of two tied options CP-SAT
+    tries first decides the tightest cores: at 10 s the second seed's plan was the cheaper on
+    c20400, e10400 and e20400 (0.19% -> 0.10%, 0.03% -> 0.00%, 0.35% -> 0.25% above the best
+    known), on ten other C and E instances of 500-8,000 pairs the plan was the same."""
+    if run.settings.workers < 2:
+        return _search_core(run, relaxed, start, first_share)
+    other = replace(run, settings=replace(run.settings, seed=run.settings.seed + 1))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="core") as pool:
+        beside = pool.submit(
+            _search_core, replace(other, on_progress=None), relaxed, start, first_share
+        )
+        found = _search_core(run, relaxed, start, first_share)
+        also = beside.result()
+    if also.outcomes is not None and (found.objective is None or also.objective < found.objective):
+        return replace(also, deterministic_time=found.deterministic_time)
+    return found
 
 
 def _search_core(
@@ -609,7 +632,7 @@ def _search_large(
         if run.instance.staff_limited and improve_first and run.settings.workers > 1:
             core_beside = _start_core_beside(run, relaxed, core_start)
         elif run.instance.staff_limited:
-            cored = _search_core(run, relaxed, core_start, CORE_FIRST_SHARE)
+            cored = _search_cores(run, relaxed, core_start, CORE_FIRST_SHARE)
             if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
                 fallback = cored.outcomes
                 if all(outcome.placement is not None for outcome in cored.outcomes.values()):

@@ -68,7 +68,7 @@ def test_a_core_that_cannot_place_everyone_leaves_the_plan_to_the_whole_model(
 
     monkeypatch.setattr(solve_module, "core", core_placing_everyone)
     monkeypatch.setattr(solve_module._Run, "search", recorded)
-    result = solve(data, SolveSettings(time_limit=10, plans=1))
+    result = solve(data, SolveSettings(time_limit=10, workers=1, plans=1))  # one core search
     assert statuses == ["INFEASIBLE", "OPTIMAL"]
     assert check_result(data, result.to_dict()) == []
     assert result.solver.status == "OPTIMAL" and result.plans[0].objective == 10
@@ -152,7 +152,7 @@ def test_a_solved_core_grows_until_it_holds_the_optimum(monkeypatch: pytest.Monk
         return found
 
     monkeypatch.setattr(solve_module._Run, "search", only_the_core)
-    result = solve(data, SolveSettings(time_limit=10, workers=2, plans=1))
+    result = solve(data, SolveSettings(time_limit=10, workers=1, plans=1))  # one core search
     assert statuses == ["INFEASIBLE", "OPTIMAL"]
     assert check_result(data, result.to_dict()) == []
     assert result.plans[0].objective == 6
@@ -217,3 +217,30 @@ def test_a_core_searched_first_is_given_up_without_a_plan_and_goes_on_from_one(
     assert given == pytest.approx(shares)
     assert hinted == [False, True][: len(shares)]
     assert searched.outcomes == found and searched.deterministic_time == len(shares)
+
+
+@pytest.mark.parametrize(
+    ("workers", "objectives", "chosen"),
+    [(2, {0: 300.0, 1: 200.0}, 1), (2, {0: 200.0, 1: 200.0}, 0), (1, {0: 300.0}, 0)],
+)
+def test_a_second_worker_searches_the_core_with_the_next_seed(
+    monkeypatch: pytest.MonkeyPatch, workers: int, objectives: dict[int, float], chosen: int
+) -> None:
+    """Two workers: the core is searched with seeds 0 and 1 at once and the cheaper plan kept
+    (seed 0's on a tie), charged seed 0's deterministic time; one worker: seed 0 alone."""
+    data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
+    cands = candidates(data)
+
+    def canned(run: solve_module._Run, *args: object) -> Search:
+        seed = run.settings.seed
+        plan = {"J0": Outcome(f"A{seed}")}
+        return replace(
+            NO_SEARCH, outcomes=plan, objective=objectives[seed], deterministic_time=seed + 1.0
+        )
+
+    monkeypatch.setattr(solve_module, "_search_core", canned)
+    settings = SolveSettings(time_limit=10, plans=1, workers=workers)
+    run = solve_module._Run(data, cands, settings, time.perf_counter(), None, [], 4)
+    searched = solve_module._search_cores(run, capacity_bound(data, cands), {})
+    assert searched.outcomes == {"J0": Outcome(f"A{chosen}")}
+    assert searched.deterministic_time == 1.0
