@@ -33,7 +33,9 @@ follows, and, when time allows, a search of the whole model. Plans 2..K use shor
 
 Whole models where staff limits every placement (GAP-like): plan 1 first searches the core
 (``core``: each child's ``CORE_SIZE`` options with the smallest reduced costs at the staff LP's
-prices) on one worker, then the whole model from its plan.
+prices) on one worker (and, given a second, with the next seed beside it), then the whole model
+from its plan. Large ones search the core in a thread beside neighbourhood search, which takes
+its plan as a guide (``_start_core_beside``).
 """
 
 from __future__ import annotations
