@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -77,7 +78,7 @@ from matcher.search import (
     hint_plan,
     search_model,
 )
-from matcher.stopping import stop_requested
+from matcher.stopping import SearchScope, stop_requested
 from matcher.units import to_pence, to_pounds
 from matcher.verify import check_plan
 
@@ -505,12 +506,16 @@ def _search_cores(
     if run.settings.workers < 2:
         return _search_core(run, relaxed, start, first_share)
     other = replace(run, settings=replace(run.settings, seed=run.settings.seed + 1))
+    scope = SearchScope()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="core") as pool:
-        beside = pool.submit(
-            _search_core, replace(other, on_progress=None), relaxed, start, first_share
-        )
-        found = _search_core(run, relaxed, start, first_share)
-        also = beside.result()
+        beside = replace(other, on_progress=None)
+        searched = pool.submit(_in_scope, scope, _search_core, beside, relaxed, start, first_share)
+        try:
+            found = _search_core(run, relaxed, start, first_share)
+        except BaseException:
+            scope.stop()  # not left running to its deadline
+            raise
+        also = searched.result()
     if also.outcomes is not None and (found.objective is None or also.objective < found.objective):
         return replace(also, deterministic_time=found.deterministic_time)
     return found
@@ -619,7 +624,7 @@ def _search_large(
         return plan if relaxed is None else _best_of(plan, None, relaxed.bound)
     fallback = None
     cored = NO_SEARCH
-    core_beside: Future[Search] | None = None
+    core_beside: _CoreBeside | None = None
     if not improve_first and relaxed is not None:
         # No valid start (e.g. every placement limited by staff, where the plain greedy is
         # off): the greedy plan at the relaxation's prices. If it places everyone, neighbourhood
@@ -664,7 +669,7 @@ def _search_large(
     if beside is not None:
         guide = _guide(run, cands, beside, seconds)
     elif core_beside is not None:
-        guide = _core_guide(run, cands, core_beside)
+        guide = _core_guide(run, cands, core_beside.searched)
     elif rounds:  # in line, first: its plan from the households may be where the steps start
         households, guided = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
         run.deterministic_used += occupancy_s
@@ -677,6 +682,8 @@ def _search_large(
         except BaseException:
             if beside is not None:  # not left running to its deadline
                 beside.result(0.0)
+            if core_beside is not None:
+                _end_core_beside(core_beside)
             raise
         hint = improved.outcomes  # its placements are all on its options
         cands = improved.cands
@@ -684,7 +691,7 @@ def _search_large(
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
     if core_beside is not None:  # asked for by neighbourhood search if it ran; no thread left
-        cored = core_beside.result()
+        cored = core_beside.searched.result()
         if (
             improved is None
             and cored.outcomes is not None
@@ -879,19 +886,40 @@ def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) ->
     return Guide(after if run.settings.reproducible else 0.0, fetch)
 
 
-def _start_core_beside(
-    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]
-) -> Future[Search]:
+class _CoreBeside(NamedTuple):
+    """The core's search running in a thread beside neighbourhood search, and its scope."""
+
+    searched: Future[Search]
+    scope: SearchScope
+
+
+def _start_core_beside(run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]) -> _CoreBeside:
     """The core's search (``_search_core``, one worker) started in a thread beside
     neighbourhood search (one worker too), on its own account of deterministic time: the two
     run at once. Its progress is not reported (its plan is, once neighbourhood search takes
     it)."""
-    beside = replace(run, on_progress=None)
+    scope = SearchScope()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
     try:
-        return pool.submit(_search_core, beside, relaxed, start)
+        beside = replace(run, on_progress=None)
+        searched = pool.submit(_in_scope, scope, _search_core, beside, relaxed, start)
     finally:
-        pool.shutdown(wait=False)
+        pool.shutdown(wait=False)  # not waited for here: the thread ends with its search
+    return _CoreBeside(searched, scope)
+
+
+def _end_core_beside(core_beside: _CoreBeside) -> None:
+    """Stop the core's search beside neighbourhood search (which failed) and wait for its
+    thread, so it is not left running to its deadline."""
+    core_beside.scope.stop()
+    if not core_beside.searched.cancel():
+        wait([core_beside.searched])
+
+
+def _in_scope(scope: SearchScope, search: Callable[..., Search], *args: object) -> Search:
+    """``search(*args)`` with its CP-SAT searches in ``scope`` (to be stopped together)."""
+    with scope:
+        return search(*args)
 
 
 def _core_guide(run: _Run, cands: Candidates, searched: Future[Search]) -> Guide:

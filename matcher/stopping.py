@@ -24,6 +24,30 @@ WAIT_SLICE_S = 0.1
 _stop = threading.Event()
 _running: set[cp_model.CpSolver] = set()
 _lock = threading.Lock()
+_local = threading.local()
+
+
+class SearchScope:
+    """The searches one thread runs inside ``with scope:``, stoppable together by ``stop()``
+    (which also lets that thread start no new one): a search beside another (the core beside
+    neighbourhood search, ``matcher.solve``) is not left running when the other fails."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._solvers: set[cp_model.CpSolver] = set()
+
+    def stop(self) -> None:
+        with _lock:
+            self.stopped = True
+            for solver in self._solvers:
+                solver.stop_search()
+
+    def __enter__(self) -> SearchScope:
+        _local.scope = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.scope = None
 
 
 def stop_requested() -> bool:
@@ -67,11 +91,15 @@ def run_solver(
     model: cp_model.CpModel,
     callback: cp_model.CpSolverSolutionCallback | None = None,
 ) -> int:
-    """``solver.solve(model, callback)``, stoppable by ``request_stop``; returns the status."""
-    if _stop.is_set():
-        solver.parameters.max_time_in_seconds = 0.0
+    """``solver.solve(model, callback)``, stoppable by ``request_stop`` (and by its thread's
+    ``SearchScope``, if any); returns the status."""
+    scope: SearchScope | None = getattr(_local, "scope", None)
     with _lock:
+        if _stop.is_set() or (scope is not None and scope.stopped):
+            solver.parameters.max_time_in_seconds = 0.0
         _running.add(solver)
+        if scope is not None:
+            scope._solvers.add(solver)
     outcome: dict[str, int | BaseException] = {}
 
     def work() -> None:
@@ -91,6 +119,8 @@ def run_solver(
     finally:
         with _lock:
             _running.discard(solver)
+            if scope is not None:
+                scope._solvers.discard(solver)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return int(outcome["status"])  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ relaxation's prices, searched before the whole model, which goes on from the cor
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import replace
@@ -24,6 +25,7 @@ from matcher.instance import Instance
 from matcher.plans import Outcome
 from matcher.search import NO_SEARCH, Search
 from matcher.solve import SolveSettings, core, solve
+from matcher.stopping import run_solver
 from matcher.verify import check_result
 
 
@@ -244,3 +246,68 @@ def test_a_second_worker_searches_the_core_with_the_next_seed(
     searched = solve_module._search_cores(run, capacity_bound(data, cands), {})
     assert searched.outcomes == {"J0": Outcome(f"A{chosen}")}
     assert searched.deterministic_time == 1.0
+
+
+HARD_SEARCH_S = 120.0
+
+
+def _hard_search(*args: object) -> Search:
+    """A subset sum CP-SAT does not settle within ``HARD_SEARCH_S`` (40 numbers of 30 bits);
+    its wall time is recorded in ``HARD_SEARCHES``."""
+    rng = random.Random(1)
+    model = cp_model.CpModel()
+    chosen = [model.new_bool_var(f"x{i}") for i in range(40)]
+    sizes = [rng.randrange(2**30, 2**31) for _ in chosen]
+    model.add(sum(size * x for size, x in zip(sizes, chosen, strict=True)) == sum(sizes) // 2)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = HARD_SEARCH_S
+    run_solver(solver, model)
+    HARD_SEARCHES.append(solver.wall_time)
+    return NO_SEARCH
+
+
+HARD_SEARCHES: list[float] = []
+
+
+def _stopped_early() -> bool:
+    """The one hard search ran was stopped well before its limit (not waited out)."""
+    ran = list(HARD_SEARCHES)
+    HARD_SEARCHES.clear()
+    return len(ran) == 1 and ran[0] < HARD_SEARCH_S / 2
+
+
+def test_a_failing_neighbourhood_search_stops_the_core_beside_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If neighbourhood search raises, the core's search in the thread beside it (here one that
+    would run two minutes) is stopped, not left running to its deadline."""
+    monkeypatch.setattr(solve_module, "STAFFED_LARGE_PAIRS", 0)
+    crossed = {"J0": Outcome("A1"), "J1": Outcome("A0")}
+    monkeypatch.setattr(solve_module, "greedy_plan", lambda *args: crossed)
+    monkeypatch.setattr(solve_module, "_search_core", _hard_search)
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("search failed")
+
+    monkeypatch.setattr(solve_module, "_improve", fail)
+    data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
+    with pytest.raises(RuntimeError, match="search failed"):
+        solve(data, SolveSettings(time_limit=60, workers=2, plans=1))
+    assert _stopped_early()
+
+
+def test_a_failing_core_search_stops_the_one_beside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the core's search with the run's seed raises, the one with the next seed, in the
+    thread beside it (here one that would run two minutes), is stopped."""
+
+    def hard_or_failing(run: solve_module._Run, *args: object) -> Search:
+        if run.settings.seed == 0:
+            raise RuntimeError("core failed")
+        return _hard_search()
+
+    monkeypatch.setattr(solve_module, "_search_core", hard_or_failing)
+    data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
+    with pytest.raises(RuntimeError, match="core failed"):
+        solve(data, SolveSettings(time_limit=60, workers=2, plans=1))
+    assert _stopped_early()
