@@ -94,9 +94,16 @@ instances of types B-E (10 s, 2 workers) searching the core first took the media
 best known from 1.38% to 0.16% (b10200 1.34% -> 0%, c40400 4.05% -> 0.09%); on the pure GAP
 model 3 options did worse than 2 on six of seven (benchmarks/README.md)."""
 
-CORE_SHARE = 0.6
-"""Share of plan 1's time a staff-limited model's core search gets; the whole model, hinted
-with its plan, gets the rest (and gives the bound)."""
+CORE_SHARE = 0.9
+"""Share of plan 1's time a staff-limited whole model's core search gets; the whole model,
+hinted with its plan, gets the rest (and gives the bound). On 15 C, D and E instances of
+2,000-16,000 pairs (10 s) 0.9 against 0.6: e20400 0.25% -> 0.08% above best known, e10400 and
+e10200 to 0 and 0.02%, d20200 1.06% -> 0.92%, e10100 0.05% -> 0.07%, C the same; 0.5 and 0.4
+were worse (benchmarks/README.md)."""
+
+CORE_LARGE_SHARE = 0.6
+"""The same share on large models (beside or before neighbourhood search): 0.9 there left
+e201600 0.30% above best known against 0.10%, d801600 1.04% against 0.36%."""
 
 CORE_FIRST_SHARE = 0.5
 """Where the core goes first and other searches wait for it (a large model whose greedy plan at
@@ -479,7 +486,7 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
     model from the core's plan with the rest of plan 1's time, for a better plan and the bound."""
     budget = run.deterministic_left() * run.share(1)
     relaxed = capacity_bound(run.instance, run.cands)
-    first = _search_cores(run, relaxed, start)
+    first = _search_cores(run, relaxed, start, CORE_SHARE)
     if first.outcomes is not None:
         hint_plan(pm, first.outcomes)
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
@@ -495,7 +502,11 @@ def _search_core_first(run: _Run, pm: PlacementModel, start: dict[str, Outcome])
 
 
 def _search_cores(
-    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome], first_share: float = 1.0
+    run: _Run,
+    relaxed: CapacityBound,
+    start: dict[str, Outcome],
+    share: float,
+    first_share: float = 1.0,
 ) -> Search:
     """The core's search (``_search_core``) with the run's seed and, given a second worker,
     with the next seed in a thread beside it: the cheaper plan (the first on a tie), charged
@@ -504,14 +515,15 @@ def _search_cores(
     c20400, e10400 and e20400 (0.19% -> 0.10%, 0.03% -> 0.00%, 0.35% -> 0.25% above the best
     known), on ten other C and E instances of 500-8,000 pairs the plan was the same."""
     if run.settings.workers < 2:
-        return _search_core(run, relaxed, start, first_share)
+        return _search_core(run, relaxed, start, share, first_share)
     other = replace(run, settings=replace(run.settings, seed=run.settings.seed + 1))
     scope = SearchScope()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="core") as pool:
         beside = replace(other, on_progress=None)
-        searched = pool.submit(_in_scope, scope, _search_core, beside, relaxed, start, first_share)
+        args = (beside, relaxed, start, share, first_share)
+        searched = pool.submit(_in_scope, scope, _search_core, *args)
         try:
-            found = _search_core(run, relaxed, start, first_share)
+            found = _search_core(run, relaxed, start, share, first_share)
         except BaseException:
             scope.stop()  # not left running to its deadline
             raise
@@ -522,24 +534,28 @@ def _search_cores(
 
 
 def _search_core(
-    run: _Run, relaxed: CapacityBound, start: dict[str, Outcome], first_share: float = 1.0
+    run: _Run,
+    relaxed: CapacityBound,
+    start: dict[str, Outcome],
+    share: float,
+    first_share: float = 1.0,
 ) -> Search:
     """Plan 1's search of the core (``core``) from ``start``, on one worker, with
-    ``CORE_SHARE`` of plan 1's time. The first search has ``first_share`` of it: with no plan
+    ``share`` of plan 1's time. The first search has ``first_share`` of it: with no plan
     by then the core is given up; with one, it goes on from that plan. While a core is solved
     (its optimum proven, or no plan there, e.g. too little staff for those it must place) with
     time to spare, a core of twice as many options per child goes on from its plan
     (``CORE_GROWTH``)."""
-    budget = run.deterministic_left() * run.share(1) * CORE_SHARE
+    budget = run.deterministic_left() * run.share(1) * share
     size, plan, best = CORE_SIZE, start, NO_SEARCH
     widest = max((len(options) for options in run.cands.options.values()), default=0)
-    share = first_share
+    fraction = first_share  # of the time left, for this search
     while True:
         core_cands, placed = core(run.instance, run.cands, relaxed, [plan], size)
         core_pm = run.starting_model(core_cands, plan)
         for child in sorted(placed):
             core_pm.model.add(core_pm.variables.unplaced[child] == 0)
-        left = max(budget - best.deterministic_time, 0.0) * share
+        left = max(budget - best.deterministic_time, 0.0) * fraction
         found = run.search(
             core_pm,
             1,
@@ -558,9 +574,9 @@ def _search_core(
             return best
         if proven and size < widest:
             size = size * 2
-        elif share == 1.0 or found.outcomes is None:
+        elif fraction == 1.0 or found.outcomes is None:
             return best  # not proven: out of time, or given up without a plan
-        plan, share = plan if best.outcomes is None else best.outcomes, 1.0
+        plan, fraction = plan if best.outcomes is None else best.outcomes, 1.0
 
 
 def _time_for_later_plan(run: _Run, rank: int, large: bool) -> bool:
@@ -639,7 +655,7 @@ def _search_large(
         if run.instance.staff_limited and improve_first and run.settings.workers > 1:
             core_beside = _start_core_beside(run, relaxed, core_start)
         elif run.instance.staff_limited:
-            cored = _search_cores(run, relaxed, core_start, CORE_FIRST_SHARE)
+            cored = _search_cores(run, relaxed, core_start, CORE_LARGE_SHARE, CORE_FIRST_SHARE)
             if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
                 fallback = cored.outcomes
                 if all(outcome.placement is not None for outcome in cored.outcomes.values()):
@@ -902,7 +918,8 @@ def _start_core_beside(run: _Run, relaxed: CapacityBound, start: dict[str, Outco
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="core")
     try:
         beside = replace(run, on_progress=None)
-        searched = pool.submit(_in_scope, scope, _search_core, beside, relaxed, start)
+        args = (beside, relaxed, start, CORE_LARGE_SHARE)
+        searched = pool.submit(_in_scope, scope, _search_core, *args)
     finally:
         pool.shutdown(wait=False)  # not waited for here: the thread ends with its search
     return _CoreBeside(searched, scope)
@@ -926,7 +943,7 @@ def _core_guide(run: _Run, cands: Candidates, searched: Future[Search]) -> Guide
     """Neighbourhood search's guide to the core's plan: in reproducible mode asked for once the
     steps' charge reaches ``CORE_ASKED_AT`` of the core's deterministic time (so the step it is
     taken at does not depend on the clock), on ``cands`` widened to take it."""
-    after = run.deterministic_left() * run.share(1) * CORE_SHARE * CORE_ASKED_AT
+    after = run.deterministic_left() * run.share(1) * CORE_LARGE_SHARE * CORE_ASKED_AT
 
     def fetch(wait: float) -> tuple[bool, Guided | None]:
         try:

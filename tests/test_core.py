@@ -196,7 +196,7 @@ def test_large_path_takes_the_core_s_plan_searched_beside_neighbourhood_search(
 def test_a_core_searched_first_is_given_up_without_a_plan_and_goes_on_from_one(
     monkeypatch: pytest.MonkeyPatch, found: dict[str, Outcome] | None, shares: list[float]
 ) -> None:
-    """With ``first_share`` 0.5 the first search of the core gets half its 6 s (60% of 10 s):
+    """With 60% of 10 s for the core and ``first_share`` 0.5, its first search gets 3 s:
     finding no plan there ends it; finding one, not proven, the core goes on from that plan
     (hinted) with the rest (5 s after the 1 s the first search used)."""
     data = staffed([[1, 5], [5, 1]], [[1, 1], [1, 1]], [1, 1])
@@ -215,7 +215,7 @@ def test_a_core_searched_first_is_given_up_without_a_plan_and_goes_on_from_one(
     monkeypatch.setattr(solve_module._Run, "search", canned)
     settings = SolveSettings(time_limit=10, plans=1)
     run = solve_module._Run(data, cands, settings, time.perf_counter(), None, [], 4)
-    searched = solve_module._search_core(run, capacity_bound(data, cands), {}, first_share=0.5)
+    searched = solve_module._search_core(run, capacity_bound(data, cands), {}, 0.6, 0.5)
     assert given == pytest.approx(shares)
     assert hinted == [False, True][: len(shares)]
     assert searched.outcomes == found and searched.deterministic_time == len(shares)
@@ -243,7 +243,7 @@ def test_a_second_worker_searches_the_core_with_the_next_seed(
     monkeypatch.setattr(solve_module, "_search_core", canned)
     settings = SolveSettings(time_limit=10, plans=1, workers=workers)
     run = solve_module._Run(data, cands, settings, time.perf_counter(), None, [], 4)
-    searched = solve_module._search_cores(run, capacity_bound(data, cands), {})
+    searched = solve_module._search_cores(run, capacity_bound(data, cands), {}, 0.6)
     assert searched.outcomes == {"J0": Outcome(f"A{chosen}")}
     assert searched.deterministic_time == 1.0
 
