@@ -516,10 +516,10 @@ def _search_cores(
     known), on ten other C and E instances of 500-8,000 pairs the plan was the same."""
     if run.settings.workers < 2:
         return _search_core(run, relaxed, start, share, first_share)
-    other = replace(run, settings=replace(run.settings, seed=run.settings.seed + 1))
+    next_seed = replace(run.settings, seed=run.settings.seed + 1)
     scope = SearchScope()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="core") as pool:
-        beside = replace(other, on_progress=None)
+        beside = replace(run, settings=next_seed, on_progress=None)
         args = (beside, relaxed, start, share, first_share)
         searched = pool.submit(_in_scope, scope, _search_core, *args)
         try:
@@ -528,9 +528,16 @@ def _search_cores(
             scope.stop()  # not left running to its deadline
             raise
         also = searched.result()
-    if also.outcomes is not None and (found.objective is None or also.objective < found.objective):
+    if _found_cheaper(also, found):
         return replace(also, deterministic_time=found.deterministic_time)
     return found
+
+
+def _found_cheaper(search: Search, than: Search) -> bool:
+    """Whether ``search`` found a plan, cheaper than ``than``'s if it found one too."""
+    return search.outcomes is not None and (
+        than.objective is None or search.objective < than.objective
+    )
 
 
 def _search_core(
@@ -564,9 +571,7 @@ def _search_core(
             subsolvers=CORE_SUBSOLVERS,
         )
         spent = best.deterministic_time + found.deterministic_time
-        if found.outcomes is not None and (
-            best.objective is None or found.objective < best.objective
-        ):
+        if _found_cheaper(found, best):
             best = found
         best = replace(best, deterministic_time=spent)
         proven = found.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
@@ -649,7 +654,7 @@ def _search_large(
         core_start, priced = hint, greedy_plan(run.instance, run.cands, relaxed)
         if _valid_start(run.instance, run.cands, priced):
             fallback = priced
-            if all(outcome.placement is not None for outcome in priced.values()):
+            if _places_everyone(priced):
                 hint, improve_first = priced, True
         # the core beside neighbourhood search where each has a worker, else first
         if run.instance.staff_limited and improve_first and run.settings.workers > 1:
@@ -658,7 +663,7 @@ def _search_large(
             cored = _search_cores(run, relaxed, core_start, CORE_LARGE_SHARE, CORE_FIRST_SHARE)
             if cored.outcomes is not None and _cheaper(run, cored.outcomes, fallback):
                 fallback = cored.outcomes
-                if all(outcome.placement is not None for outcome in cored.outcomes.values()):
+                if _places_everyone(cored.outcomes):
                     hint, improve_first = cored.outcomes, True
     cands = shortlist(run.instance, run.cands, [hint], relaxed)
     improved = None
@@ -742,6 +747,10 @@ def _search_large(
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
     return _best_of(short, whole, max(relaxed.bound, households))
+
+
+def _places_everyone(plan: dict[str, Outcome]) -> bool:
+    return all(outcome.placement is not None for outcome in plan.values())
 
 
 def _cheaper(run: _Run, plan: dict[str, Outcome], other: dict[str, Outcome] | None) -> bool:
