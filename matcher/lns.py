@@ -107,6 +107,8 @@ class Guided(NamedTuple):
     outcomes: dict[str, Outcome]
     cands: Candidates
     free: frozenset[str] = frozenset()
+    optimal: bool = False
+    """Proven optimal (``matcher.master_plan.proven_plan``): the search ends once it has it."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ def improve(
                 best_at = time.perf_counter() - started
                 if on_improvement is not None:
                     on_improvement(objective)
+            if _reached(instance, guided, objective):
+                break
             if guide is None:
                 continue  # asked for the last time; the wait may have used the clock up
         steps += 1
@@ -258,6 +262,14 @@ def _taken(
     if plan.objective < objective - 0.005 and not check_plan(instance, plan.to_dict()):
         return (guided, plan), charge
     return None, charge
+
+
+def _reached(instance: Instance, guided: Guided | None, objective: float) -> bool:
+    """Whether the guide's plan is the proven optimum and the search's plan (``objective``, once
+    it has taken the guide's or not) costs no more, so no step can improve it."""
+    if guided is None or not guided.optimal:
+        return False
+    return make_plan(instance, guided.cands, guided.outcomes, rank=1).objective >= objective - 0.005
 
 
 class _Neighbours:

@@ -14,6 +14,7 @@ The caller checks the plan (``matcher.verify``) and keeps it only if it passes a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -22,17 +23,27 @@ from ortools.sat.python import cp_model
 from matcher.costs import move_penalty
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
-from matcher.occupancy_bound import Household
-from matcher.plans import HOME, Outcome
+from matcher.occupancy_bound import Household, OccupancyBound, window_households
+from matcher.plans import HOME, Outcome, make_plan
 from matcher.units import to_pence
 
 WHOLE = 1 - 1e-6
 """An LP value at least this counts as a whole household, kept as it is."""
 
+WINDOW_FIRST = 1e-5
+"""The first window's width, as a share of the bound: county's optimum lies 0.97e-5 above it."""
+
+WINDOW_GROWTH = 2.0
+
 CHOOSE_DETERMINISTIC = 1.0
 """Deterministic limit of the CP-SAT choice among the households left: 0.001 on county's
 converged master; after 41 rounds 5.0 took 14 s for a plan with a child too many unplaced,
 which the re-solve of the chosen children on the whole model (``matcher.lns``) places anyway."""
+
+
+PROOF_DETERMINISTIC = 4.0
+"""Deterministic limit of the CP-SAT searches over the windows' households (``proven_plan``);
+on county one proves the optimum in 1.5."""
 
 
 class MasterPlan(NamedTuple):
@@ -42,6 +53,13 @@ class MasterPlan(NamedTuple):
 
     outcomes: dict[str, Outcome]
     chosen: frozenset[str]
+    cost: int = 0
+    """The objective as the master prices it (pence; the terms no household changes left
+    out)."""
+    bound: int | None = None
+    """From ``proven_plan``: a lower bound on every plan's objective (pence); the plan's own
+    objective when it is proven optimal."""
+    optimal: bool = False
 
 
 class _Choice(NamedTuple):
@@ -70,13 +88,80 @@ def master_plan(
         for h in columns
         if h.value < WHOLE and h.place not in full and taken.isdisjoint(h.members)
     ]
-    outcomes = _Choose(instance, cands, seed).plan(kept, open_columns)
+    choose = _Choose(instance, cands, seed)
+    outcomes = choose.plan(kept, open_columns)
     if outcomes is None and kept:  # the whole households break a limit that couples them
-        outcomes, taken = _Choose(instance, cands, seed).plan([], columns, hint=kept), set()
+        choose = _Choose(instance, cands, seed)
+        outcomes, taken = choose.plan([], columns, hint=kept), set()
     if outcomes is None:
         return None
     children = instance.children
-    return MasterPlan(outcomes, frozenset(c.id for k, c in enumerate(children) if k not in taken))
+    chosen = frozenset(c.id for k, c in enumerate(children) if k not in taken)
+    return MasterPlan(outcomes, chosen, choose.cost)
+
+
+def proven_plan(
+    instance: Instance, cands: Candidates, made: MasterPlan, bound: OccupancyBound, seed: int = 0
+) -> MasterPlan:
+    """The optimum, when CP-SAT proves it: the best plan among the households within a window
+    above the converged ``bound`` (``occupancy_bound.window_households``), as every plan below
+    the window's ceiling holds only those. The window starts ``WINDOW_FIRST`` of the bound wide
+    and grows ``WINDOW_GROWTH`` x while CP-SAT proves it holds no plan. Otherwise the best plan
+    found in the window, or ``made``, with the bound reached; ``made`` as it is when the first
+    window is too wide to list (``WINDOW_LIMIT``) or no search ends within
+    ``PROOF_DETERMINISTIC`` seconds.
+
+    Costs are the model's (each pair's cost rounded to pence, ``matcher.units``): proven
+    optimal means no plan has a lower model objective, the bound then stated at the plan's
+    exact objective, as a whole-model CP-SAT proof is."""
+    ours = _households_of(instance, made.outcomes)
+    most = made.cost + bound.constant + 1  # made's households all lie below this ceiling
+    width, left = abs(bound.value) * WINDOW_FIRST, PROOF_DETERMINISTIC
+    lower = None
+    while left > 0:
+        ceiling = min(bound.value + width, most)
+        window = window_households(instance, cands, bound, ceiling)
+        if window is None:
+            break
+        hint = [h for h in window if (h.place, h.members) in ours]
+        choose = _Choose(instance, cands, seed, left)
+        below = math.ceil(ceiling - bound.constant)  # the master's costs are whole pence
+        outcomes = choose.plan([], window, hint, made.outcomes, below)
+        left -= choose.deterministic_time
+        if outcomes is not None and choose.optimal:
+            exact = to_pence(make_plan(instance, cands, outcomes, rank=1).objective)
+            return MasterPlan(outcomes, frozenset(), choose.cost, exact, True)
+        if outcomes is not None:  # no search ended: what lies outside costs the ceiling or more
+            least = math.floor(min(ceiling, choose.lower + bound.constant))
+            return MasterPlan(outcomes, frozenset(), choose.cost, least, False)
+        if not choose.infeasible:
+            break
+        lower = math.floor(ceiling)  # no plan below the ceiling
+        width *= WINDOW_GROWTH
+    return made._replace(bound=lower)
+
+
+def _households_of(
+    instance: Instance, outcomes: dict[str, Outcome]
+) -> set[tuple[int | None, tuple[int, ...]]]:
+    """A plan's households as the master's columns name them: (placement index, children's
+    indices), or (None, ...) for each child outside a placement, a required sibling group's
+    members together."""
+    index = instance.placement_index
+    child = {c.id: k for k, c in enumerate(instance.children)}
+    together = {
+        member: group.id
+        for group in instance.sibling_groups
+        if group.together == "required"
+        for member in instance.sibling_members.get(group.id, [])
+    }
+    at: dict[int | tuple[str, str], list[int]] = {}
+    for child_id, outcome in outcomes.items():
+        where: int | tuple[str, str] | None = index.get(outcome.placement or "")
+        if where is None:  # alone, or with its required group
+            where = ("group", together[child_id]) if child_id in together else ("", child_id)
+        at.setdefault(where, []).append(child[child_id])
+    return {(p if isinstance(p, int) else None, tuple(sorted(ks))) for p, ks in at.items()}
 
 
 class _Choose:
@@ -84,8 +169,15 @@ class _Choose:
     one, each team within its capacity, moves within ``max_moves``, weekly money within the
     budget."""
 
-    def __init__(self, instance: Instance, cands: Candidates, seed: int) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        cands: Candidates,
+        seed: int,
+        deterministic: float = CHOOSE_DETERMINISTIC,
+    ) -> None:
         self.instance, self.cands, self.seed = instance, cands, seed
+        self.deterministic = deterministic
         self.model = cp_model.CpModel()
         self.team_load: dict[str, list[cp_model.IntVar]] = {}
         self.moves: list[cp_model.LinearExprT] = []
@@ -93,12 +185,26 @@ class _Choose:
         self.money: list[cp_model.LinearExprT] = []  # pounds a week, for the budget
         self.ways: list[tuple[cp_model.IntVar, int, _Choice]] = []
         self.fees = {t.id: to_pence(t.weekly_cost) for t in instance.outreach_teams}
+        self.cost = 0
+        """The objective of the choice made (pence, household costs and extras)."""
+        self.lower = 0.0
+        """CP-SAT's bound on that objective."""
+        self.optimal = False
+        self.infeasible = False
+        """Whether CP-SAT proved there is no choice (below the objective asked for)."""
+        self.deterministic_time = 0.0
 
     def plan(
-        self, kept: list[Household], open_columns: list[Household], hint: Sequence[Household] = ()
+        self,
+        kept: list[Household],
+        open_columns: list[Household],
+        hint: Sequence[Household] = (),
+        outcomes: dict[str, Outcome] | None = None,
+        below: int | None = None,
     ) -> dict[str, Outcome] | None:
         """The outcomes of the ``kept`` households and the best choice among ``open_columns``
-        (CP-SAT hinted to take those in ``hint``)."""
+        with an objective below ``below`` if given (CP-SAT hinted to take those in ``hint``,
+        and each child's way of taking them in ``outcomes``, if given)."""
         model = self.model
         chosen = [model.new_constant(1) for _ in kept]
         chosen += [model.new_bool_var("") for _ in open_columns]
@@ -128,20 +234,51 @@ class _Choose:
         self._limit_teams()
         self._limit_moves()
         self._limit_budget()
+        if outcomes is not None:  # the columns' own literals are hinted already
+            self._hint_ways(outcomes, {var.index for var in chosen})
         costs = [round(column.cost) for column in columns]
-        model.minimize(cp_model.LinearExpr.weighted_sum(chosen, costs) + sum(self.extras))
+        objective = cp_model.LinearExpr.weighted_sum(chosen, costs) + sum(self.extras)
+        if below is not None:
+            model.add(objective <= below - 1)
+        model.minimize(objective)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
-        solver.parameters.max_deterministic_time = CHOOSE_DETERMINISTIC
-        if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        solver.parameters.max_deterministic_time = self.deterministic
+        if self.deterministic > CHOOSE_DETERMINISTIC:  # a proof: the LP does the work
+            # county's windows: 9 s to optimal as CP-SAT comes, 0.5 deterministic s without
+            # presolve (4 s), probing, and with the LP over every constraint
+            solver.parameters.cp_model_presolve = False
+            solver.parameters.cp_model_probing_level = 0
+            solver.parameters.linearization_level = 2
+        status = solver.solve(model)
+        self.deterministic_time = solver.deterministic_time
+        self.infeasible = status == cp_model.INFEASIBLE
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
+        self.cost = round(solver.objective_value)
+        self.lower = solver.best_objective_bound
+        self.optimal = status == cp_model.OPTIMAL
         children = self.instance.children
         return {
             children[k].id: Outcome(way.placement, way.team)
             for var, k, way in self.ways
             if solver.boolean_value(var)
         }
+
+    def _hint_ways(self, outcomes: dict[str, Outcome], hinted: set[int]) -> None:
+        """Each child's way of taking its household hinted as in ``outcomes`` (but the
+        literals in ``hinted``)."""
+        children = self.instance.children
+        for var, k, way in self.ways:
+            if var.index in hinted:
+                continue
+            outcome = outcomes.get(children[k].id)
+            taken = outcome is not None and (outcome.placement, outcome.team) == (
+                way.placement,
+                way.team,
+            )
+            self.model.add_hint(var, taken)
 
     def _limit_teams(self) -> None:
         """Each team serves at most its capacity."""

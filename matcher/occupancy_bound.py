@@ -34,7 +34,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import NamedTuple
@@ -69,6 +69,9 @@ MASTER_LP = "CLP"
 """The master LP's solver. Its many optimal duals differ by solver: on county CLP's reached
 £1.68M in 29 rounds and converged in 57 (0.15 s a solve), GLOP's in 43 and 88 (0.22 s)."""
 
+WINDOW_LIMIT = 200_000
+"""Households (and search nodes) ``window_households`` may take before it gives up."""
+
 LP_SCALE = 100.0
 """The master LP is stated in pounds (its duals are returned in pence), as the staff LP is."""
 
@@ -97,6 +100,18 @@ class OccupancyBound:
     searches_cut: int = 0
     stopped: bool = False
     """``stop`` ended the rounds (the clock or the caller), not convergence or ``rounds``."""
+    value: float = 0.0
+    """The best Lagrangian value found (pence, unrounded; ``bound`` is its whole pence)."""
+    prices: np.ndarray | None = None
+    """The prices it was found at (per child, then a move's), for ``window_households``."""
+    constant: float = 0.0
+    """The terms of ``value`` no household changes (pence): what the master's costs leave
+    out."""
+
+
+Heard = Callable[[tuple[Household, ...], OccupancyBound | None], None]
+"""Hears the master's columns with their LP values, and the bound when the rounds converged
+there (its prices are then the master's optimum, ``window_households``), else None."""
 
 
 @dataclass(frozen=True)
@@ -304,35 +319,50 @@ def _greedy(
     return taken, True
 
 
+def _fractional(items: Sequence[_Item], start: int, beds: int) -> float:
+    """The least value ``beds`` beds could take from ``items[start:]`` (sorted by value a
+    bed), ignoring every rule (items may be split): a lower bound on any set of that many
+    children or fewer."""
+    total = 0.0
+    for i in range(start, len(items)):
+        item = items[i]
+        if beds <= 0 or item.per_bed >= 0:
+            break
+        share = min(len(item.members), beds)
+        total += share * item.per_bed
+        beds -= share
+    return total
+
+
 class _BranchAndBound:
     """Depth-first search over the items (take, then skip), pruned by the fractional value of
     the beds left at the items' values a bed."""
 
-    def __init__(self, households: _Households, p: int, items: _Items, room: _Room) -> None:
+    def __init__(
+        self, households: _Households, p: int, items: Sequence[_Item], room: _Room
+    ) -> None:
         self.h, self.p, self.items, self.room = households, p, items, room
         self.beds = room.beds
         self.best_value, self.best_items = 0.0, []
-        self.nodes = 0
+        self.nodes, self.node_limit = 0, NODE_LIMIT
 
     def fractional(self, start: int, beds: int) -> float:
-        """The least value ``beds`` more beds could add from ``items[start:]``, ignoring
-        every rule (items may be split)."""
-        total = 0.0
-        for i in range(start, len(self.items)):
-            if beds <= 0:
-                break
-            item = self.items[i]
-            share = min(len(item.members), beds)
-            total += share * item.per_bed
-            beds -= share
-        return total
+        return _fractional(self.items, start, beds)
 
     def run(self) -> tuple[float, list[_Item]]:
         self._visit(0, [], [], 0.0, 0.0)
-        if self.nodes > NODE_LIMIT:
+        if self.nodes > self.node_limit:
             self.h.searches_cut += 1
             return min(self.best_value, self.fractional(0, self.beds)), self.best_items
         return self.best_value, self.best_items
+
+    def _prune_at(self) -> float:
+        """Sets worth this or more are of no interest."""
+        return self.best_value - 1e-9
+
+    def _found(self, value: float, chosen: list[_Item]) -> None:
+        if value < self.best_value - 1e-9:
+            self.best_value, self.best_items = value, list(chosen)
 
     def _visit(
         self, start: int, chosen: list[_Item], ours: list[int], value: float, used: float
@@ -340,14 +370,13 @@ class _BranchAndBound:
         """Sets that extend ``chosen`` with items from ``start`` on; the depth is at most the
         beds, as each level takes an item."""
         self.nodes += 1
-        if value < self.best_value - 1e-9:
-            self.best_value, self.best_items = value, list(chosen)
+        self._found(value, chosen)
         left = self.beds - len(ours)
         for i in range(start, len(self.items)):
-            if left <= 0 or self.nodes > NODE_LIMIT:
+            if left <= 0 or self.nodes > self.node_limit:
                 return
             # items are sorted by value a bed, so no later start does better than this one
-            if value + self.fractional(i, left) >= self.best_value - 1e-9:
+            if value + self.fractional(i, left) >= self._prune_at():
                 return
             item = self.items[i]
             size = len(item.members)
@@ -363,6 +392,34 @@ class _BranchAndBound:
                     i + 1, chosen, ours + list(item.members), value + added, used + item.units
                 )
                 chosen.pop()
+
+
+class _Window(_BranchAndBound):
+    """Every non-empty set worth less than ``below``, rather than the best one; cut (so
+    incomplete) past ``node_limit`` nodes."""
+
+    def __init__(
+        self,
+        households: _Households,
+        p: int,
+        items: Sequence[_Item],
+        below: float,
+        node_limit: int,
+    ) -> None:
+        super().__init__(households, p, items, households.rooms[p])
+        self.below, self.node_limit = below, node_limit
+        self.sets: list[list[_Item]] = []
+
+    def _prune_at(self) -> float:
+        return self.below
+
+    def _found(self, value: float, chosen: list[_Item]) -> None:
+        if chosen and value < self.below:
+            self.sets.append(list(chosen))
+
+    def complete(self) -> bool:
+        self._visit(0, [], [], 0.0, 0.0)
+        return self.nodes <= self.node_limit
 
 
 class _Pricing:
@@ -401,6 +458,9 @@ class _Pricing:
         places = instance.placement_index
         current = np.array([places.get(c.current_placement or "", -1) for c in instance.children])
         self.movers = movers.astype(float)  # an alternative outcome is a move for them
+        order = np.argsort(rel.place_of, kind="stable")
+        cuts = np.searchsorted(rel.place_of[order], np.arange(m + 1))
+        self.pairs_at = [order[cuts[p] : cuts[p + 1]] for p in range(m)]
         self.moving = (movers[rel.child_of] & (rel.place_of != current[rel.child_of])).astype(float)
         """Per pair: 1 if it moves a settled or at-risk child (``max_moves`` counts it)."""
         for group in self.groups:  # placements where the whole group has an option
@@ -411,20 +471,66 @@ class _Pricing:
 
     def _bundles(self, p: int, reduced: dict[int, float]) -> list[_Item]:
         """Placement ``p``'s whole sibling groups whose reduced cost there is below zero."""
-        units, bundles = self.units, []
-        for group, pairs in self.bundles[p]:
-            value = sum(reduced[q] for q in pairs) - group.bonus
-            if value < 0:
-                used = sum(units[q] for q in pairs)
-                bundles.append(_Item(value / len(pairs), group.members, value, used, pairs))
-        return bundles
+        bundles = (self._bundle(group, pairs, reduced) for group, pairs in self.bundles[p])
+        return [bundle for bundle in bundles if bundle.value < 0]
+
+    def _bundle(self, group: _Group, pairs: tuple[int, ...], reduced: dict[int, float]) -> _Item:
+        """A whole sibling group as one item, at the ``reduced`` costs of its ``pairs``."""
+        value = sum(reduced[q] for q in pairs) - group.bonus
+        used = sum(self.units[q] for q in pairs)
+        return _Item(value / len(pairs), group.members, value, used, pairs)
+
+    def _grouped(self, reduced: np.ndarray) -> dict[int, float]:
+        """The reduced costs of the pairs of children in sibling groups, by pair."""
+        grouped = reduced[self.grouped_pairs].tolist()
+        return dict(zip(self.grouped_pairs.tolist(), grouped, strict=True))
 
     def value(self, prices: np.ndarray) -> tuple[float, list[tuple[int, list[_Item]]]]:
         """The Lagrangian value at ``prices`` (a lower bound on every plan, pence, for any
         child prices and a move price >= 0) and each placement's best set there."""
-        rel = self.rel
+        total, sets = 0.0, []
+        for p, _, value, chosen in self._best_sets(self._reduced(prices)):
+            total += value
+            if chosen:
+                sets.append((p, chosen))
         lam, move = prices[: self.n], max(float(prices[self.n]), 0.0)
-        reduced = rel.cost + move * self.moving - lam[rel.child_of]
+        moves = move * self.max_moves if self.max_moves is not None else 0.0
+        alternatives = self._alternatives(lam, move)
+        return float(lam.sum()) + total + alternatives + self.constant - moves, sets
+
+    def _rises(self, reduced: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        """Per pair, a lower bound on how far the Lagrangian value at ``reduced`` costs rises
+        when the pair is used (pence), and each placement's best set's value. Placement ``p``'s
+        best set (value ``best``) gives way to one holding the child's item (alone, or its
+        whole sibling group): that item's reduced cost plus the rest, which fills at most the
+        beds left and so is worth at least their fractional value (``_fractional``), all other
+        terms unchanged."""
+        rises = reduced.copy()  # a placement with no set below zero: best and rest are 0
+        alone = ~self.in_required[self.rel.child_of]
+        rises[~alone] = np.inf  # a required group's member comes only with its group
+        grouped = self._grouped(reduced)
+        bests = dict.fromkeys(range(self.m), (0.0, None))
+        bests.update({p: (best, items) for p, items, best, _ in self._best_sets(reduced)})
+        for p, (best, items) in bests.items():
+            beds = self.households.rooms[p].beds
+            if items is not None:
+                at = self.pairs_at[p][alone[self.pairs_at[p]]]
+                rises[at] = reduced[at] + _fractional(items, 0, beds - 1) - best
+            for group, pairs in self.bundles[p]:
+                rest = 0.0 if items is None else _fractional(items, 0, beds - len(pairs))
+                value = self._bundle(group, pairs, grouped).value + rest - best
+                rises[list(pairs)] = np.minimum(rises[list(pairs)], value)
+        return rises, {p: best for p, (best, _) in bests.items()}
+
+    def _reduced(self, prices: np.ndarray) -> np.ndarray:
+        """Each pair's reduced cost at ``prices`` (pence)."""
+        lam, move = prices[: self.n], max(float(prices[self.n]), 0.0)
+        return self.rel.cost + move * self.moving - lam[self.rel.child_of]
+
+    def _best_sets(self, reduced: np.ndarray) -> Iterator[tuple[int, _Items, float, list[_Item]]]:
+        """Each placement with an item below zero at ``reduced``: its items, and the value of
+        its best set and the set's items (``_Households.best``)."""
+        rel = self.rel
         negative = np.flatnonzero((reduced < 0) & ~self.in_required[rel.child_of])
         order = negative[np.lexsort((negative, reduced[negative], rel.place_of[negative]))]
         cuts = np.searchsorted(rel.place_of[order], np.arange(self.m + 1)).tolist()
@@ -434,21 +540,14 @@ class _Pricing:
             rel.units[order].tolist(),
             order.tolist(),
         )
-        grouped = reduced[self.grouped_pairs].tolist()
-        reduced_of = dict(zip(self.grouped_pairs.tolist(), grouped, strict=True))
-        total, sets = 0.0, []
+        reduced_of = self._grouped(reduced)
         for p in range(self.m):
             bundles = self._bundles(p, reduced_of) if self.bundles[p] else []
             if cuts[p] == cuts[p + 1] and not bundles:
                 continue
             items = _Items(columns, cuts[p], cuts[p + 1], bundles)
             value, chosen = self.households.best(p, items)
-            total += value
-            if chosen:
-                sets.append((p, chosen))
-        moves = move * self.max_moves if self.max_moves is not None else 0.0
-        alternatives = self._alternatives(lam, move)
-        return float(lam.sum()) + total + alternatives + self.constant - moves, sets
+            yield p, items, value, chosen
 
     @property
     def constant(self) -> float:
@@ -469,6 +568,53 @@ class _Pricing:
             apart = float(alone[members].sum())
             total += (min(together, 0.0) if group.required else min(together, apart)) - apart
         return total
+
+    def alternative_columns(self) -> list[tuple[list[int], float, float]]:
+        """The master's columns of alternative outcomes: each child alone (but a required
+        group's members, who take theirs only together) and each sibling group together, with
+        their cost (pence) and moves."""
+        alternative, movers = self.rel.alternative, self.movers
+        columns = [
+            ([k], float(alternative[k]), float(movers[k]))
+            for k in range(self.n)
+            if not self.in_required[k]
+        ]
+        for group in self.groups:
+            members = list(group.members)
+            cost = float(alternative[members].sum()) - group.bonus
+            columns.append((members, cost, float(movers[members].sum())))
+        return columns
+
+    def window(self, prices: np.ndarray, slack: float, limit: int) -> list[Household] | None:
+        """Every household that lies less than ``slack`` (pence) above its placement's best
+        set at ``prices`` (see ``window_households``), with every alternative column; None if
+        that takes more than ``limit`` households or search nodes."""
+        reduced = self._reduced(prices)
+        rises, bests = self._rises(reduced)
+        grouped = self._grouped(reduced)
+        alone = ~self.in_required[self.rel.child_of]
+        columns = [
+            Household(None, tuple(m), cost, 0.0) for m, cost, _ in self.alternative_columns()
+        ]
+        units = self.rel.units
+        for p in range(self.m):
+            if self.households.rooms[p].beds <= 0:
+                continue
+            at = self.pairs_at[p]
+            at = at[alone[at] & (rises[at] < slack)].tolist()
+            child_of = self.rel.child_of
+            items = [_Item(reduced[q], (int(child_of[q]),), reduced[q], units[q], (q,)) for q in at]
+            items += [
+                self._bundle(group, pairs, grouped)
+                for group, pairs in self.bundles[p]
+                if rises[list(pairs)].min() < slack
+            ]
+            search = _Window(self.households, p, sorted(items), bests[p] + slack, limit)
+            if not search.complete() or len(columns) + len(search.sets) > limit:
+                return None
+            sets = {tuple(sorted(k for it in s for k in it.members)): s for s in search.sets}
+            columns += [Household(p, key, self.cost(p, s), 0.0) for key, s in sets.items()]
+        return columns
 
     def cost(self, p: int, chosen: list[_Item]) -> float:
         """A set's objective (pence): costs, fees beyond the block, less waived penalties."""
@@ -500,14 +646,8 @@ class _Master:
         self.known: set[tuple[int, tuple[int, ...]]] = set()
         self.columns: list[tuple[int | None, tuple[int, ...], float, pywraplp.Variable]] = []
         self.solved_columns = 0  # columns the last solution covers
-        alternative, movers = pricing.rel.alternative, pricing.movers
-        for k in range(pricing.n):  # a required group's members take it only together
-            if not pricing.in_required[k]:
-                self._column([k], None, float(alternative[k]), float(movers[k]))
-        for group in pricing.groups:
-            members = list(group.members)
-            cost = float(alternative[members].sum()) - group.bonus
-            self._column(members, None, cost, float(movers[members].sum()))
+        for members, cost, moves in pricing.alternative_columns():
+            self._column(members, None, cost, moves)
 
     def _column(self, children: list[int], p: int | None, cost: float, moves: float) -> None:
         var = self.solver.NumVar(0, 1, "")
@@ -596,7 +736,7 @@ def occupancy_bound(
     plan: dict[str, Outcome] | None = None,
     stop: Callable[[], bool] = lambda: False,
     on_bound: Callable[[int], None] | None = None,
-    households: Callable[[tuple[Household, ...]], None] | None = None,
+    households: Heard | None = None,
     households_at: int | None = None,
 ) -> OccupancyBound:
     """The occupancy relaxation's bound after at most ``rounds`` rounds of column generation,
@@ -605,7 +745,8 @@ def occupancy_bound(
     hears each higher bound (pence) as it is found. ``households`` hears the master's columns
     with their LP values once (what ``matcher.master_plan`` makes a plan from): after
     ``households_at`` rounds, or when the rounds end sooner (converged, or ``rounds``), but not
-    if ``stop`` ended them first, so that what it hears never depends on the clock."""
+    if ``stop`` ended them first, so that what it hears never depends on the clock; with the
+    bound when converged (``Heard``)."""
     relaxation = Relaxation(instance, cands)
     pricing = _Pricing(instance, relaxation)
     master = _Master(pricing)
@@ -626,6 +767,12 @@ def occupancy_bound(
         master.add(p, chosen)
     smoothing, done, converged, stopped = SMOOTHING, 0, False, False
     heard = False  # whether ``households`` has heard the columns
+
+    def result() -> OccupancyBound:
+        cut = pricing.households.searches_cut
+        bound = max(beds.bound, whole_pence(best))
+        return OccupancyBound(bound, done, converged, cut, stopped, best, centre, pricing.constant)
+
     while done < rounds:
         if stop():
             stopped = True
@@ -634,12 +781,16 @@ def occupancy_bound(
         solved = master.solve()
         if solved is None:
             break
-        if households is not None and not heard and done >= (households_at or rounds):
-            households(master.households())
-            heard = True
         lp_value, lam, mu = solved
-        if lp_value - best <= CONVERGED * max(abs(lp_value), 1.0):
-            converged = True
+        converged = lp_value - best <= CONVERGED * max(abs(lp_value), 1.0)
+        if (
+            households is not None
+            and not heard
+            and (converged or done >= (households_at or rounds))
+        ):
+            households(master.households(), result() if converged else None)
+            heard = True
+        if converged:
             break
         added = 0
         while not added:
@@ -658,10 +809,30 @@ def occupancy_bound(
         if not added:  # no set improves the master at its own duals: the LP is solved
             converged = True
             break
-    bound = max(beds.bound, whole_pence(best))
     if households is not None and not heard and not stopped:
-        households(master.households())
-    return OccupancyBound(bound, done, converged, pricing.households.searches_cut, stopped)
+        households(master.households(), result() if converged else None)
+    return result()
+
+
+def window_households(
+    instance: Instance,
+    cands: Candidates,
+    bound: OccupancyBound,
+    ceiling: float,
+    limit: int = WINDOW_LIMIT,
+) -> list[Household] | None:
+    """Every household a plan cheaper than ``ceiling`` (pence) could hold, and every column of
+    alternative outcomes; None without the bound's prices, or past ``limit`` households.
+
+    At the bound's prices a plan's objective is the Lagrangian value plus, for each placement,
+    how far its household's reduced cost lies above the placement's best set, plus terms that
+    are never below zero (alternatives, moves left unused). So a household lying ``ceiling`` -
+    value or more above its placement's best is in no plan cheaper than ``ceiling``:
+    reduced-cost fixing, here on whole households."""
+    if bound.prices is None:
+        return None
+    pricing = _Pricing(instance, Relaxation(instance, cands))
+    return pricing.window(bound.prices, ceiling - bound.value, limit)
 
 
 def beside_possible() -> bool:
@@ -674,9 +845,10 @@ def beside_possible() -> bool:
     )
 
 
-PlanFromHouseholds = Callable[[tuple[Household, ...]], object]
-"""Makes a plan from the master's households (``matcher.master_plan``, passed in by the caller
-so that this module does not depend on it); what it returns is sent back as it is."""
+PlanFromHouseholds = Callable[[tuple[Household, ...], OccupancyBound | None], object]
+"""Makes a plan from the master's households, given the bound when they are converged
+(``matcher.master_plan``, passed in by the caller so that this module does not depend on it);
+what it returns is sent back as it is."""
 
 
 class BoundBeside:
@@ -730,6 +902,11 @@ class BoundBeside:
         found)."""
         self._wait(time.monotonic() + seconds, lambda: self._planned is not None or stop())
         return (False, None) if self._planned is None else (True, self._planned[0])
+
+    @property
+    def planned(self) -> object:
+        """What ``plan_from`` returned, if it has come (else None); never waits."""
+        return None if self._planned is None else self._planned[0]
 
     def result(self, seconds: float, stop: Callable[[], bool] = lambda: False) -> int:
         """The best bound (pence) once the process finishes, ``seconds`` pass, or ``stop``
@@ -794,12 +971,12 @@ def _bound_beside(
     send.close()
 
 
-def _plan_sender(
-    plan_from: PlanFromHouseholds | None, send: Connection
-) -> Callable[[tuple[Household, ...]], None] | None:
+def _plan_sender(plan_from: PlanFromHouseholds | None, send: Connection) -> Heard | None:
     """Sends the plan ``plan_from`` makes from the households (a 1-tuple; None inside when
     there is none), or None without ``plan_from``."""
     if plan_from is None:
         return None
     make = plan_from
-    return lambda households: send.send((make(households) if households else None,))
+    return lambda households, converged: send.send(
+        (make(households, converged) if households else None,)
+    )

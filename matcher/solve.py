@@ -58,10 +58,11 @@ from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.lns import Guide, Guided, Improved, improve
-from matcher.master_plan import MasterPlan, master_plan
+from matcher.master_plan import PROOF_DETERMINISTIC, MasterPlan, master_plan, proven_plan
 from matcher.occupancy_bound import (
     BoundBeside,
     Household,
+    OccupancyBound,
     PlanFromHouseholds,
     beside_possible,
     occupancy_bound,
@@ -235,6 +236,17 @@ round count and a point the clock does not move, so runs repeat. The slack cover
 slower than charged against steps faster than charged: on 2,000 children (783k pairs) rounds
 took ~1 s against 0.79 s charged while steps ran well within theirs, and without it a 60 s run
 waited past its deadline for the plan. County, 30 s: 33 rounds (converged: ~65)."""
+
+GUIDE_PROOF_SHARE = 0.8
+PROOF_MIN_ROUNDS = 70
+"""Where at least ``PROOF_MIN_ROUNDS`` rounds, beside a proof's charge
+(``matcher.master_plan.PROOF_DETERMINISTIC``), fit in ``GUIDE_PROOF_SHARE`` of the search's
+time, the plan from the households is made after those instead, so that the bound may converge
+first and the plan be proven optimal (``matcher.master_plan.proven_plan``). County's bound
+converges in 65-78 rounds: a 60 s run makes its plan after 84 (at most 73 at
+``GUIDE_SHARE``), converged, and proves it optimal; a 30 s run has 31, and keeps its 33 at
+``GUIDE_SHARE`` without time set aside."""
+
 
 BESIDE_SEEDED = False
 """Whether the first master of the occupancy bound beside the search holds the starting plan's
@@ -711,6 +723,7 @@ def _search_large(
         run.passed = improved.passed
     if beside is not None:
         households = beside.result(_beside_wait(run, deadline), stop_requested)
+        households = max(households, _proven_bound(run, beside.planned))
     if core_beside is not None:  # asked for by neighbourhood search if it ran; no thread left
         cored = core_beside.searched.result()
         if (
@@ -809,7 +822,7 @@ def _occupancy_beside(
     ):
         return None
     until = deadline - FINISH_S - run.elapsed()
-    rounds, plan_at = OCCUPANCY_BESIDE_ROUNDS, _guide_rounds(run, seconds)
+    rounds, plan_at = OCCUPANCY_BESIDE_ROUNDS, _guide_rounds(run, seconds)[0]
     households = _plan_from_households(run)
     return BoundBeside(run.instance, run.cands, relaxed, rounds, seeded, until, households, plan_at)
 
@@ -856,9 +869,11 @@ def _occupancy(
     if stop():
         return relaxed.bound, None
     heard: list[tuple[Household, ...]] = []
-    bound = occupancy_bound(
-        run.instance, run.cands, relaxed, rounds, seeded, stop, households=heard.append
-    )
+
+    def hear(households: tuple[Household, ...], converged: OccupancyBound | None) -> None:
+        heard.append(households)
+
+    bound = occupancy_bound(run.instance, run.cands, relaxed, rounds, seeded, stop, households=hear)
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
     if not heard or not heard[0]:
         return bound.bound, None
@@ -867,8 +882,28 @@ def _occupancy(
 
 
 def _plan_from_households(run: _Run) -> PlanFromHouseholds:
-    """``matcher.master_plan`` on this run's instance, options and seed."""
-    return functools.partial(master_plan, run.instance, run.cands, seed=run.settings.seed)
+    """The plan from the households (``matcher.master_plan``) on this run's instance, options
+    and seed; when they are converged, the optimum if it can be proven
+    (``matcher.master_plan.proven_plan``)."""
+
+    def plan_from(
+        households: tuple[Household, ...], converged: OccupancyBound | None
+    ) -> MasterPlan | None:
+        seed = run.settings.seed
+        made = master_plan(run.instance, run.cands, households, seed=seed)
+        if made is None or converged is None:
+            return made
+        return proven_plan(run.instance, run.cands, made, converged, seed=seed)
+
+    return plan_from
+
+
+def _proven_bound(run: _Run, made: object) -> int:
+    """The bound (pence) ``proven_plan`` reached beside its plan (0 if none), when the plan
+    passes the independent checker: a proof resting on a plan that fails it is not trusted."""
+    if not isinstance(made, MasterPlan) or made.bound is None:
+        return 0
+    return made.bound if _valid_start(run.instance, run.cands, made.outcomes) else 0
 
 
 def _guided(run: _Run, made: MasterPlan | None, short: Candidates) -> Guided | None:
@@ -876,7 +911,7 @@ def _guided(run: _Run, made: MasterPlan | None, short: Candidates) -> Guided | N
     None without a plan."""
     if made is None:
         return None
-    return Guided(made.outcomes, _widened(run, made.outcomes, short), made.chosen)
+    return Guided(made.outcomes, _widened(run, made.outcomes, short), made.chosen, made.optimal)
 
 
 def _widened(run: _Run, outcomes: dict[str, Outcome], short: Candidates) -> Candidates:
@@ -890,19 +925,26 @@ def _widened(run: _Run, outcomes: dict[str, Outcome], short: Candidates) -> Cand
     return Candidates(options, short.home_teams)
 
 
-def _guide_rounds(run: _Run, seconds: float) -> int:
+def _guide_rounds(run: _Run, seconds: float) -> tuple[int, float]:
     """Rounds after which the bound beside neighbourhood search makes its plan from the
-    households (sooner if they converge): those ``GUIDE_SLACK`` x their charge fit in
-    ``GUIDE_SHARE`` of the search's ``seconds``, at most ``OCCUPANCY_MAX_ROUNDS``."""
-    rounds = GUIDE_SHARE * seconds / (GUIDE_SLACK * _occupancy_round_s(run))
-    return max(min(int(rounds), OCCUPANCY_MAX_ROUNDS), 1)
+    households (sooner if they converge), and the seconds set aside for a proof: those
+    ``GUIDE_SLACK`` x whose charge fits in ``GUIDE_SHARE`` of the search's ``seconds`` (at most
+    ``OCCUPANCY_MAX_ROUNDS``), or, where at least ``PROOF_MIN_ROUNDS`` fit in
+    ``GUIDE_PROOF_SHARE`` of them beside a proof's charge, those."""
+    round_s = _occupancy_round_s(run)
+    proving = (GUIDE_PROOF_SHARE * seconds / GUIDE_SLACK - PROOF_DETERMINISTIC) / round_s
+    if proving >= PROOF_MIN_ROUNDS:
+        return min(int(proving), OCCUPANCY_BESIDE_ROUNDS), PROOF_DETERMINISTIC
+    rounds = GUIDE_SHARE * seconds / (GUIDE_SLACK * round_s)
+    return max(min(int(rounds), OCCUPANCY_MAX_ROUNDS), 1), 0.0
 
 
 def _guide(run: _Run, cands: Candidates, beside: BoundBeside, seconds: float) -> Guide:
     """Neighbourhood search's guide to the plan from the households made beside it: in
     reproducible mode asked for once the steps' charge reaches ``GUIDE_SLACK`` x the charge of
-    the rounds it is made after (``_guide_rounds``)."""
-    after = GUIDE_SLACK * _guide_rounds(run, seconds) * _occupancy_round_s(run)
+    the rounds it is made after and of a proof (``_guide_rounds``)."""
+    rounds, proof_s = _guide_rounds(run, seconds)
+    after = GUIDE_SLACK * (rounds * _occupancy_round_s(run) + proof_s)
 
     def fetch(wait: float) -> tuple[bool, Guided | None]:
         arrived, made = beside.plan(wait, stop_requested)

@@ -255,6 +255,24 @@ def test_large_path_goes_on_from_the_plan_from_the_households(
     assert solve(data, settings).plans[0].objective > optimum + 1000
 
 
+def test_large_path_proves_the_optimum_beside_the_search(
+    every_model_large: pytest.MonkeyPatch, shared_examples: Path
+) -> None:
+    """The tight example's occupancy LP lies 10% under its optimum (its budget, which the
+    relaxation drops): beside the search (2 workers) the converged bound's window proves the
+    optimum, and runs repeat; without the proof the same plan is only FEASIBLE."""
+    data = read_instance(shared_examples / "example-tight-30.json")
+    settings = SolveSettings(time_limit=10, plans=1, workers=2)
+    result = solve(data, settings)
+    assert result.solver.status == "OPTIMAL"
+    assert result.plans[0].objective == pytest.approx(301147.27, abs=0.01)
+    assert result.solver.best_bound == result.solver.objective == result.plans[0].objective
+    assert solve(data, settings).plans[0].assignments == result.plans[0].assignments
+    every_model_large.setattr(solve_module, "proven_plan", lambda _i, _c, made, *_: made)
+    unproven = solve(data, settings).solver
+    assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.95 * unproven.objective
+
+
 def test_a_failing_search_does_not_leave_the_bound_running(
     every_model_large: pytest.MonkeyPatch,
 ) -> None:

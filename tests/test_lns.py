@@ -100,16 +100,21 @@ def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
 
 
 def _guide(
-    plan: dict[str, Outcome] | None, cands: Any, arrives_at: int = 1, after_s: float = 0.0
+    plan: dict[str, Outcome] | None,
+    cands: Any,
+    arrives_at: int = 1,
+    after_s: float = 0.0,
+    optimal: bool = False,
 ) -> tuple[lns.Guide, list[float]]:
-    """A guide whose plan arrives at its ``arrives_at``-th asking; the waits it was given."""
+    """A guide whose plan (proven ``optimal`` or not) arrives at its ``arrives_at``-th asking;
+    the waits it was given."""
     waits: list[float] = []
 
     def fetch(wait: float) -> tuple[bool, lns.Guided | None]:
         waits.append(wait)
         if len(waits) < arrives_at:
             return False, None
-        return True, None if plan is None else lns.Guided(plan, cands)
+        return True, None if plan is None else lns.Guided(plan, cands, optimal=optimal)
 
     return lns.Guide(after_s, fetch), waits
 
@@ -132,6 +137,22 @@ def test_a_cheaper_valid_plan_from_the_guide_is_where_the_steps_go_on_from(
     assert improved.outcomes == optimum and not improved.wall_limit_hit
     assert len(waits) == (1 if reproducible else 3)
     assert (waits[0] > 0) == reproducible  # only reproducible mode waits for it
+
+
+@pytest.mark.parametrize("reproducible", [True, False])
+def test_a_proven_optimum_from_the_guide_ends_the_search(reproducible: bool) -> None:
+    """No step can improve a proven optimum: the search stops once it has it, whether it took
+    the plan or already had one as cheap; a plan not proven optimal leaves it running."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    optimum = best_outcomes(data)
+    run_settings = SolveSettings(workers=1, reproducible=reproducible)
+    for start in (greedy_plan(data, cands), optimum):
+        guide, _ = _guide(optimum, cands, optimal=True)
+        improved = lns.improve(data, cands, start, run_settings, 3.0, guide=guide)
+        assert improved.steps == 0 and improved.outcomes == optimum
+    guide, _ = _guide(optimum, cands)
+    assert lns.improve(data, cands, optimum, run_settings, 1.0, guide=guide).steps > 0
 
 
 def test_an_invalid_or_dearer_plan_from_the_guide_is_not_taken() -> None:

@@ -6,7 +6,6 @@ never exceeds the shipped instances' proven optima (the property tests check ran
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import time
 from pathlib import Path
@@ -16,12 +15,19 @@ from helpers import best_plan, child, instance, place
 
 from matcher import occupancy_bound as occupancy_module
 from matcher.bounds import capacity_bound
-from matcher.eligibility import candidates
+from matcher.eligibility import Candidates, candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
 from matcher.master_plan import master_plan
-from matcher.occupancy_bound import BoundBeside, Household, beside_possible, occupancy_bound
+from matcher.occupancy_bound import (
+    BoundBeside,
+    Heard,
+    Household,
+    PlanFromHouseholds,
+    beside_possible,
+    occupancy_bound,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
@@ -170,6 +176,15 @@ def test_searches_cut_at_the_node_limit_keep_the_bound_valid(
     assert beds.bound <= result.bound <= KNOWN_OPTIMA["tight-small.json"] * 100
 
 
+def _plan_from(data: Instance, cands: Candidates) -> PlanFromHouseholds:
+    """The plan from the households alone, never a proof."""
+    return lambda households, converged: master_plan(data, cands, households)
+
+
+def _hear(heard: list[tuple[Household, ...]]) -> Heard:
+    return lambda households, converged: heard.append(households)
+
+
 def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
     """Run in a process of its own, the bound converges to the same value, and is sent back,
     with the same plan from the households after the same number of rounds (5, before
@@ -178,15 +193,15 @@ def test_the_bound_beside_reaches_what_it_reaches_in_line() -> None:
     cands = candidates(data)
     beds = capacity_bound(data, cands)
     plan = greedy_plan(data, cands)
-    plan_from = functools.partial(master_plan, data, cands)
+    plan_from = _plan_from(data, cands)
     for plan_at in (5, None):
         heard: list[tuple[Household, ...]] = []
         in_line = occupancy_bound(
-            data, cands, beds, 200, plan, households=heard.append, households_at=plan_at
+            data, cands, beds, 200, plan, households=_hear(heard), households_at=plan_at
         )
         assert in_line.converged and in_line.bound > beds.bound and len(heard) == 1
         beside = BoundBeside(data, cands, beds, 200, plan, 60, plan_from, plan_at)
-        assert beside.plan(seconds=60) == (True, plan_from(heard[0]))
+        assert beside.plan(seconds=60) == (True, plan_from(heard[0], None))
         assert beside.result(seconds=60) == in_line.bound
     assert in_line.rounds > 5
 
@@ -197,7 +212,7 @@ def test_a_stop_request_ends_the_wait_for_the_plan() -> None:
     data = read_instance(ROOT / "instances" / "tight-small.json")
     cands = candidates(data)
     beds = capacity_bound(data, cands)
-    plan_from = functools.partial(master_plan, data, cands)
+    plan_from = _plan_from(data, cands)
     beside = BoundBeside(data, cands, beds, 200, greedy_plan(data, cands), 60, plan_from)
     began = time.monotonic()
     assert beside.plan(60, stop=lambda: True) == (False, None)
@@ -210,7 +225,7 @@ def test_no_plan_from_households_the_clock_stopped() -> None:
     data = read_instance(ROOT / "instances" / "tight-small.json")
     cands = candidates(data)
     beds = capacity_bound(data, cands)
-    plan_from = functools.partial(master_plan, data, cands)
+    plan_from = _plan_from(data, cands)
     beside = BoundBeside(data, cands, beds, 200, greedy_plan(data, cands), 0.0, plan_from)
     assert beside.plan(seconds=60) == (False, None)
     assert beside.result(seconds=0) >= beds.bound
