@@ -60,6 +60,9 @@ class MasterPlan(NamedTuple):
     """From ``proven_plan``: a lower bound on every plan's objective (pence); the plan's own
     objective when it is proven optimal."""
     optimal: bool = False
+    passed: tuple[dict[str, Outcome], ...] = ()
+    """From ``proven_plan``: plans CP-SAT found on its way to this one, cheapest first (valid
+    plans near it, where a search for the next-best plan may start)."""
 
 
 class _Choice(NamedTuple):
@@ -130,10 +133,10 @@ def proven_plan(
         left -= choose.deterministic_time
         if outcomes is not None and choose.optimal:
             exact = to_pence(make_plan(instance, cands, outcomes, rank=1).objective)
-            return MasterPlan(outcomes, frozenset(), choose.cost, exact, True)
+            return MasterPlan(outcomes, frozenset(), choose.cost, exact, True, choose.passed)
         if outcomes is not None:  # no search ended: what lies outside costs the ceiling or more
             least = math.floor(min(ceiling, choose.lower + bound.constant))
-            return MasterPlan(outcomes, frozenset(), choose.cost, least, False)
+            return MasterPlan(outcomes, frozenset(), choose.cost, least, False, choose.passed)
         if not choose.infeasible:
             break
         lower = math.floor(ceiling)  # no plan below the ceiling
@@ -164,6 +167,24 @@ def _households_of(
     return {(p if isinstance(p, int) else None, tuple(sorted(ks))) for p, ks in at.items()}
 
 
+class _Found(cp_model.CpSolverSolutionCallback):
+    """Each choice CP-SAT finds, as outcomes, in the order found (the last is the best)."""
+
+    def __init__(self, instance: Instance, ways: list[tuple[cp_model.IntVar, int, _Choice]]):
+        super().__init__()
+        self.children, self.ways = instance.children, ways
+        self.plans: list[dict[str, Outcome]] = []
+
+    def on_solution_callback(self) -> None:
+        self.plans.append(
+            {
+                self.children[k].id: Outcome(way.placement, way.team)
+                for var, k, way in self.ways
+                if self.boolean_value(var)
+            }
+        )
+
+
 class _Choose:
     """The CP-SAT model choosing households: each child in exactly one, each placement at most
     one, each team within its capacity, moves within ``max_moves``, weekly money within the
@@ -190,6 +211,8 @@ class _Choose:
         self.lower = 0.0
         """CP-SAT's bound on that objective."""
         self.optimal = False
+        self.passed: tuple[dict[str, Outcome], ...] = ()
+        """The choices CP-SAT found on its way to the last one, latest (cheapest) first."""
         self.infeasible = False
         """Whether CP-SAT proved there is no choice (below the objective asked for)."""
         self.deterministic_time = 0.0
@@ -251,7 +274,8 @@ class _Choose:
             solver.parameters.cp_model_presolve = False
             solver.parameters.cp_model_probing_level = 0
             solver.parameters.linearization_level = 2
-        status = solver.solve(model)
+        found = _Found(self.instance, self.ways)
+        status = solver.solve(model, found)
         self.deterministic_time = solver.deterministic_time
         self.infeasible = status == cp_model.INFEASIBLE
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -259,12 +283,8 @@ class _Choose:
         self.cost = round(solver.objective_value)
         self.lower = solver.best_objective_bound
         self.optimal = status == cp_model.OPTIMAL
-        children = self.instance.children
-        return {
-            children[k].id: Outcome(way.placement, way.team)
-            for var, k, way in self.ways
-            if solver.boolean_value(var)
-        }
+        self.passed = tuple(reversed(found.plans[:-1]))
+        return found.plans[-1]
 
     def _hint_ways(self, outcomes: dict[str, Outcome], hinted: set[int]) -> None:
         """Each child's way of taking its household hinted as in ``outcomes`` (but the

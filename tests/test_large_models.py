@@ -7,9 +7,10 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from helpers import best_plan, child, instance, place, staffed, team
+from helpers import best_outcomes, best_plan, child, instance, place, staffed, team
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import small_instances
@@ -22,6 +23,7 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
+from matcher.master_plan import MasterPlan
 from matcher.plans import Outcome
 from matcher.search import NO_SEARCH
 from matcher.solve import SolveSettings, shortlist, solve
@@ -271,6 +273,22 @@ def test_large_path_proves_the_optimum_beside_the_search(
     every_model_large.setattr(solve_module, "proven_plan", lambda _i, _c, made, *_: made)
     unproven = solve(data, settings).solver
     assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.95 * unproven.objective
+
+
+def test_later_plans_start_near_a_proven_plan_1() -> None:
+    """Neighbourhood search stops on a proven plan, so later plans start from the valid plans
+    the proof's search found on its way to it, when plan 1 is the proof's; not otherwise."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    optimum, greedy = best_outcomes(data), greedy_plan(data, cands)
+    crowded = dict(optimum)
+    first, second = list(crowded)[:2]
+    crowded[first] = crowded[second]  # one bed too few somewhere
+    made = MasterPlan(optimum, frozenset(), optimal=True, passed=(crowded, greedy))
+    run = SimpleNamespace(instance=data, cands=cands)
+    assert solve_module._passed_by_proof(run, made, optimum) == (greedy,)
+    assert solve_module._passed_by_proof(run, made, greedy) == ()
+    assert solve_module._passed_by_proof(run, None, optimum) == ()
 
 
 def test_a_failing_search_does_not_leave_the_bound_running(
