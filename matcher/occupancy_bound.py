@@ -27,6 +27,14 @@ which keeps the bound valid. On county (1,200 children) the bound converges to �
 £1,683,315; the best plan known: £1,687,521). Pricing moves matters where ``max_moves`` binds:
 on a 1,200-child tight instance the master LP without it moved 69 settled children against a
 limit of 21 and the bound sat 14% under the plans; with it, 0.001%.
+
+At the converged prices a plan's objective is the Lagrangian value plus, per placement, how far
+its household lies above the placement's best set, plus terms that are never negative (children
+outside a placement above their price, moves left unused). So a household lying a gap or more
+above its placement's best is in no plan within that gap of the bound: ``window_households``
+lists the others (reduced-cost fixing, on whole households), among which
+``matcher.master_plan.proven_plan`` proves the optimum. On county a window 0.002% wide holds
+15k households of the millions possible.
 """
 
 from __future__ import annotations
