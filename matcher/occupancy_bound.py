@@ -77,8 +77,10 @@ MASTER_LP = "CLP"
 """The master LP's solver. Its many optimal duals differ by solver: on county CLP's reached
 £1.68M in 29 rounds and converged in 57 (0.15 s a solve), GLOP's in 43 and 88 (0.22 s)."""
 
-WINDOW_LIMIT = 200_000
-"""Households (and search nodes) ``window_households`` may take before it gives up."""
+WINDOW_LIMIT = 60_000
+"""Households (and search nodes a placement) ``window_households`` may take before it gives
+up: county's windows hold 7.8k and 15k; one of 46k took 3 s to list and CP-SAT more than the
+proof's time to search."""
 
 LP_SCALE = 100.0
 """The master LP is stated in pounds (its duals are returned in pence), as the staff LP is."""

@@ -29,9 +29,10 @@ otherwise it gets ``OCCUPANCY_SHARE`` of that search's time before it. Its maste
 also give a plan (``matcher.master_plan``), which the search goes on from when it is valid and
 cheaper: on county, within 0.02% of the bound; beside the search, when the bound converged
 first, the optimum proven by CP-SAT over the households a cheaper plan could hold
-(``proven_plan``: county's, in 23-26 s of a 60 s run), which ends the search. In fast mode a search on a
-shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough for presolve)
-follows, and, when time allows, a search of the whole model. Plans 2..K use shortlists.
+(``proven_plan``: county's, in 23-26 s of a 60 s run), which ends the search. In fast mode a
+search on a shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough
+for presolve) follows, and, when time allows, a search of the whole model. Plans 2..K use
+shortlists.
 
 Whole models where staff limits every placement (GAP-like): plan 1 first searches the core
 (``core``: each child's ``CORE_SIZE`` options with the smallest reduced costs at the staff LP's
@@ -46,7 +47,7 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -250,15 +251,6 @@ converges in 65-78 rounds: a 60 s run makes its plan after 84 (at most 73 at
 ``GUIDE_SHARE`` without time set aside."""
 
 
-BESIDE_SEEDED = False
-"""Whether the first master of the occupancy bound beside the search holds the starting plan's
-households: not, as its rounds to convergence then varied erratically on county (from the
-greedy plan 65 rounds, 13.5 s; from a near-optimal plan, as a warm-started nightly run has,
-136-148 rounds, 64-68 s; from no plan 77-78 rounds, ~20 s). Unseeded, a warm-started 3-plan 60 s
-run's bound went from £1,673,786 (gap 0.82%) to £1,687,295 (0.019%); a cold 30 s run's plan
-from £1,687,786 to £1,688,118 (gap 0.037%). In line (one worker) the bound makes a fixed number
-of rounds, where seeding helps: county 30 s, 41 rounds, gap 0.11% seeded, 0.69% not."""
-
 OCCUPANCY_BESIDE_ROUNDS = 500
 """Rounds at most of the occupancy bound in a process beside neighbourhood search (it stops
 sooner when converged, ~60 rounds on county, or at plan 1's deadline)."""
@@ -362,6 +354,9 @@ class _Run:
     deterministic_used: float = 0.0
     passed: tuple[dict[str, Outcome], ...] = ()
     """Plans neighbourhood search moved on from while making plan 1 (``Improved.passed``)."""
+    seed: dict[str, Outcome] = field(default_factory=dict)
+    """The plan whose households the bound beside the search starts from (``_search_large``):
+    the greedy plan in a cold run, none when warm-started."""
     wall_limit_hit: bool = False
     """A reproducible step outside ``search`` (neighbourhood search) was stopped by the clock."""
 
@@ -446,6 +441,7 @@ def solve(
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
     start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
     warm = usable_outcomes(cands, warm_start or {})
+    run.seed = {} if warm else dict(start)
     start.update(warm)
     start_is_valid = functools.cache(lambda: _valid_start(instance, cands, start))
     pm = None if large else run.starting_model(cands, start)
@@ -695,7 +691,12 @@ def _search_large(
     beside = None
     rounds = 0
     if improve_first and relaxed is not None:
-        seeded = hint if BESIDE_SEEDED else None  # the first households of the bound beside
+        # The bound beside starts from the greedy plan's households in a cold run: county
+        # converged in 65 rounds (13.5 s) from them, 77-78 (~20 s) from none, and 2,000 children
+        # had no plan from the households after 25 rounds from none (60 s: gap 6.6% against
+        # 0.63%). Warm-started, from none: from a near-optimal plan county took 136-148 rounds,
+        # and from the greedy plan a 3-plan 60 s run's bound was 1.1% under plan 1 (0.005%).
+        seeded = run.seed or None
         beside = _occupancy_beside(run, relaxed, seeded, seconds, deadline)
         rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
     occupancy_s = rounds * _occupancy_round_s(run)

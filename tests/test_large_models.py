@@ -275,6 +275,27 @@ def test_large_path_proves_the_optimum_beside_the_search(
     assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.95 * unproven.objective
 
 
+def test_the_bound_beside_starts_from_the_greedy_plan_only_in_a_cold_run(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """Its first master holds the greedy plan's households in a cold run; warm-started, none
+    (from a near-optimal plan county's bound took twice the rounds to converge)."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    seeds: list[object] = []
+    started = solve_module._occupancy_beside
+
+    def recorded(run: object, relaxed: object, seeded: object, *rest: object) -> object:
+        seeds.append(seeded)
+        return started(run, relaxed, seeded, *rest)  # type: ignore[arg-type]
+
+    every_model_large.setattr(solve_module, "_occupancy_beside", recorded)
+    settings = SolveSettings(time_limit=10, plans=1, workers=2)
+    greedy = greedy_plan(data, candidates(data))
+    solve(data, settings)
+    solve(data, settings, warm_start=greedy)  # valid, so neighbourhood search starts from it
+    assert seeds == [greedy, None]
+
+
 def test_later_plans_start_near_a_proven_plan_1() -> None:
     """Neighbourhood search stops on a proven plan, so later plans start from the valid plans
     the proof's search found on its way to it, when plan 1 is the proof's; not otherwise."""
