@@ -29,7 +29,7 @@ otherwise it gets ``OCCUPANCY_SHARE`` of that search's time before it. Its maste
 also give a plan (``matcher.master_plan``), which the search goes on from when it is valid and
 cheaper: on county, within 0.02% of the bound; beside the search, when the bound converged
 first, the optimum proven by CP-SAT over the households a cheaper plan could hold
-(``proven_plan``: county's, in 23-26 s of a 60 s run), which ends the search. In fast mode a
+(``proven_plan``: county's, in 21-25 s of a 60 s run), which ends the search. In fast mode a
 search on a shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough
 for presolve) follows, and, when time allows, a search of the whole model. Plans 2..K use
 shortlists.
@@ -695,7 +695,8 @@ def _search_large(
         # converged in 65 rounds (13.5 s) from them, 77-78 (~20 s) from none, and 2,000 children
         # had no plan from the households after 25 rounds from none (60 s: gap 6.6% against
         # 0.63%). Warm-started, from none: from a near-optimal plan county took 136-148 rounds,
-        # and from the greedy plan a 3-plan 60 s run's bound was 1.1% under plan 1 (0.005%).
+        # and from the greedy plan a warm 3-plan 60 s run's bound was 1.1% under plan 1 (0.019%
+        # from none).
         seeded = run.seed or None
         beside = _occupancy_beside(run, relaxed, seeded, seconds, deadline)
         rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
