@@ -334,6 +334,31 @@ def usable_outcomes(cands: Candidates, plan: dict[str, Outcome]) -> dict[str, Ou
     return usable
 
 
+def _starting_plan(
+    instance: Instance,
+    cands: Candidates,
+    greedy: dict[str, Outcome],
+    warm: dict[str, Outcome],
+    unplaced: Sequence[str],
+) -> dict[str, Outcome]:
+    """Where the search starts: the ``greedy`` plan with a warm start's usable outcomes
+    (``warm``, ``usable_outcomes``) over it. Where the greedy plan puts a child the warm start
+    left ``unplaced`` into a bed the warm start gives another, that plan breaks a rule, and a
+    large model then loses neighbourhood search and the bound beside it (tight-small
+    warm-started from its optimum: gap 44%, the bed bound's): those children then stay
+    unplaced, and if that still breaks a rule, so does every child the warm start does not
+    place. The first of these that passes the checker, else the first."""
+    start = {**greedy, **warm}
+    if not warm or not greedy or _valid_start(instance, cands, start):
+        return start
+    left = {child: Outcome(None) for child in unplaced if child in greedy}
+    nobody = {child: Outcome(None) for child in greedy}
+    for fallback in ({**greedy, **left, **warm}, {**nobody, **warm}):
+        if _valid_start(instance, cands, fallback):
+            return fallback
+    return start
+
+
 def _exclude(pm: PlacementModel, outcomes: dict[str, Outcome], min_difference: int) -> None:
     """Later plans differ from this one in at least ``min_difference`` children's outcomes."""
     same = [pm.variables.outcome(child, o.placement) for child, o in outcomes.items()]
@@ -439,10 +464,11 @@ def solve(
     large = pairs > threshold or bool(cands.left_out)
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)
-    start = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
+    greedy = greedy_plan(instance, cands) if settings.starts_from_greedy(instance) else {}
     warm = usable_outcomes(cands, warm_start or {})
-    run.seed = {} if warm else dict(start)
-    start.update(warm)
+    run.seed = {} if warm else greedy
+    unplaced = [child for child, outcome in (warm_start or {}).items() if outcome.placement is None]
+    start = _starting_plan(instance, cands, greedy, warm, unplaced)
     start_is_valid = functools.cache(lambda: _valid_start(instance, cands, start))
     pm = None if large else run.starting_model(cands, start)
     build_time = run.elapsed()

@@ -24,10 +24,10 @@ from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
 from matcher.master_plan import MasterPlan
-from matcher.plans import Outcome
+from matcher.plans import Outcome, make_plan
 from matcher.search import NO_SEARCH
 from matcher.solve import SolveSettings, shortlist, solve
-from matcher.verify import check_result
+from matcher.verify import check_plan, check_result
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
@@ -294,6 +294,25 @@ def test_the_bound_beside_starts_from_the_greedy_plan_only_in_a_cold_run(
     solve(data, settings)
     solve(data, settings, warm_start=greedy)  # valid, so neighbourhood search starts from it
     assert seeds == [greedy, None]
+
+
+def test_a_warm_start_that_leaves_children_unplaced_still_starts_a_valid_search(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """Tight-small warm-started from its optimum, which leaves 12 children unplaced: the greedy
+    plan would put some of them into beds the optimum gives others, so they stay unplaced, the
+    start is valid, and the large path proves the optimum (before: no neighbourhood search,
+    the bed bound, gap 44%)."""
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    optimum = best_outcomes(data)
+    cands = candidates(data)
+    warm = solve_module.usable_outcomes(cands, optimum)
+    greedy = greedy_plan(data, cands)
+    assert check_plan(data, make_plan(data, cands, {**greedy, **warm}, 1).to_dict()) != []
+    settings = SolveSettings(time_limit=10, plans=1, workers=2)
+    result = solve(data, settings, warm_start=optimum)
+    assert result.solver.status == "OPTIMAL" and result.solver.warm_start
+    assert result.plans[0].objective == pytest.approx(772816.72, abs=0.01)
 
 
 def test_later_plans_start_near_a_proven_plan_1() -> None:
