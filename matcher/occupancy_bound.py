@@ -77,6 +77,20 @@ MASTER_LP = "CLP"
 """The master LP's solver. Its many optimal duals differ by solver: on county CLP's reached
 £1.68M in 29 rounds and converged in 57 (0.15 s a solve), GLOP's in 43 and 88 (0.22 s)."""
 
+
+def _master_parameters() -> pywraplp.MPSolverParameters:
+    """Each round re-solves the master from the last round's basis by primal simplex, which new
+    columns leave feasible, without presolve, which would set the basis aside. CLP's own choice
+    (presolve, then its pick of algorithm): county-1000 converged in 134 rounds of 0.37 s (0.30 s
+    of it the LP), tight-1200 in 80 of 0.27 s; from the basis, 73 of 0.17 s and 63 of 0.20 s.
+    County (68-77 rounds of ~0.23 s) and county-2000 (80-92 of ~0.85 s) about the same
+    (benchmarks/README.md)."""
+    parameters = pywraplp.MPSolverParameters()
+    parameters.SetIntegerParam(parameters.PRESOLVE, parameters.PRESOLVE_OFF)
+    parameters.SetIntegerParam(parameters.LP_ALGORITHM, parameters.PRIMAL)
+    return parameters
+
+
 WINDOW_LIMIT = 60_000
 """Households (and search nodes a placement) ``window_households`` may take before it gives
 up: county's windows hold 7.8k and 15k; one of 46k took 3 s to list and CP-SAT more than the
@@ -656,6 +670,7 @@ class _Master:
         self.known: set[tuple[int, tuple[int, ...]]] = set()
         self.columns: list[tuple[int | None, tuple[int, ...], float, pywraplp.Variable]] = []
         self.solved_columns = 0  # columns the last solution covers
+        self.parameters = _master_parameters()
         for members, cost, moves in pricing.alternative_columns():
             self._column(members, None, cost, moves)
 
@@ -695,7 +710,7 @@ class _Master:
         prices (per child, then a move's: the moves row's dual, negated) and per placement
         (<= 0); None if the LP solver gave up (the rounds then stop, the Lagrangian values
         already found stand)."""
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+        if self.solver.Solve(self.parameters) != pywraplp.Solver.OPTIMAL:
             return None
         self.solved_columns = len(self.columns)
         value = self.objective.Value() * LP_SCALE + self.pricing.constant
