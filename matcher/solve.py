@@ -230,15 +230,17 @@ clock, reached £1,516,029): the time goes to the neighbourhood search instead. 
 search, the bound is started when this many rounds fit in the search's whole time."""
 
 GUIDE_SHARE = 0.6
-GUIDE_SLACK = 1.5
+GUIDE_SLACK = 1.3
 """The bound beside neighbourhood search makes its plan from the households
 (``matcher.master_plan``) after the rounds ``GUIDE_SLACK`` x whose charge fits in this share of
 the search's time (at most ``OCCUPANCY_MAX_ROUNDS``; sooner if converged), and in reproducible
 mode the search takes it once its steps' charge reaches that, waiting for it if need be: a
 round count and a point the clock does not move, so runs repeat. The slack covers rounds
 slower than charged against steps faster than charged: on 2,000 children (783k pairs) rounds
-took ~1 s against 0.79 s charged while steps ran well within theirs, and without it a 60 s run
-waited past its deadline for the plan. County, 30 s: 33 rounds (converged: ~65)."""
+took ~1 s against 0.79 s charged while steps ran well within theirs, and without slack a 60 s
+run waited past its deadline for the plan; 1.5 until the master LP kept its basis between
+rounds (``matcher.occupancy_bound._master_parameters``: 0.83-0.86 s there now, county 0.23 s
+against 0.297 s charged). County, 30 s: 38 rounds (converged: 68-77)."""
 
 GUIDE_PROOF_SHARE = 0.8
 PROOF_MIN_ROUNDS = 70
@@ -246,8 +248,8 @@ PROOF_MIN_ROUNDS = 70
 (``matcher.master_plan.PROOF_DETERMINISTIC``), fit in ``GUIDE_PROOF_SHARE`` of the search's
 time, the plan from the households is made after those instead, so that the bound may converge
 first and the plan be proven optimal (``matcher.master_plan.proven_plan``). County's bound
-converges in 65-78 rounds: a 60 s run makes its plan after 84 (at most 73 at
-``GUIDE_SHARE``), converged, and proves it optimal; a 30 s run has 31, and keeps its 33 at
+converges in 65-78 rounds: a 60 s run makes its plan after 87 (at most 60 at
+``GUIDE_SHARE``), converged, and proves it optimal; a 30 s run has 24, and keeps its 38 at
 ``GUIDE_SHARE`` without time set aside."""
 
 
