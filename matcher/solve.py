@@ -27,9 +27,9 @@ occupancy bound (``matcher.occupancy_bound``, which keeps each placement's house
 raises the bound in a process beside it when there are two workers or more (``BoundBeside``);
 otherwise it gets ``OCCUPANCY_SHARE`` of that search's time before it. Its master LP's households
 also give a plan (``matcher.master_plan``), which the search goes on from when it is valid and
-cheaper: on county, within 0.02% of the bound; beside the search, when the bound converged
-first, the optimum proven by CP-SAT over the households a cheaper plan could hold
-(``proven_plan``: county's, in 21-25 s of a 60 s run), which ends the search. In fast mode a
+cheaper: on county, within 0.02% of the bound; when the bound converged first, the optimum
+proven by CP-SAT over the households a cheaper plan could hold (``proven_plan``: county's, in
+~18 s of a 60 s run, ~16 s with one worker), which ends the search. In fast mode a
 search on a shortlist (each child's ``SHORTLIST_SIZE`` cheapest options and more, small enough
 for presolve) follows, and, when time allows, a search of the whole model. Plans 2..K use
 shortlists.
@@ -211,8 +211,8 @@ bound (``matcher.occupancy_bound``), which keeps each placement's household rule
 cannot run beside the search (one worker, no ``fork``, or a daemon process); made first, as its
 households' plan (``matcher.master_plan``) is where the search goes on from. County, one
 worker: at 30 s, 41 rounds, bound £1,685,766, plan £1,687,647 (gap 0.11%), where 0.2 made no
-rounds at all (fewer than ``OCCUPANCY_MIN_ROUNDS``) and the plan was £1,721,178 (gap 12%)
-(benchmarks/README.md)."""
+rounds at all (fewer than ``OCCUPANCY_MIN_ROUNDS``) and the plan was £1,721,178 (gap 12%); at
+60 s it converges and the plan is proven optimal (benchmarks/README.md)."""
 
 OCCUPANCY_ROUND_S = 0.01
 OCCUPANCY_ROUND_S_PER_PAIR = 1e-6
@@ -220,8 +220,10 @@ OCCUPANCY_ROUND_S_PER_PAIR = 1e-6
 pairs: 0.25-0.3 s a round, its pricing and the master LP about equal)."""
 
 OCCUPANCY_MAX_ROUNDS = 60
-"""Rounds at most, and what the time set aside buys at most: county's bound converged in 57-64
-(£1.6865M after 50, £1.6875M at the end); time beyond goes to the neighbourhood search."""
+"""Rounds at most after which the bound beside the search makes its plan from the households
+when no proof is set aside for (``_guide_rounds``): county's bound converged in 57-64 then
+(£1.6865M after 50, £1.6875M at the end). The bound made in line is not capped: it is charged
+only the rounds it takes (``_occupancy``)."""
 
 OCCUPANCY_MIN_ROUNDS = 25
 """Fewer rounds than this barely move the bound above the bed bound (on county the first ~15
@@ -728,19 +730,22 @@ def _search_large(
         seeded = run.seed or None
         beside = _occupancy_beside(run, relaxed, seeded, seconds, deadline)
         rounds = 0 if beside is not None else _occupancy_rounds(run, seconds)
-    occupancy_s = rounds * _occupancy_round_s(run)
-    seconds -= occupancy_s  # the occupancy bound's share, in the same currency as the steps
     guide = None
+    in_line = None
     if beside is not None:
         guide = _guide(run, cands, beside, seconds)
     elif core_beside is not None:
         guide = _core_guide(run, cands, core_beside.searched)
     elif rounds:  # in line, first: its plan from the households may be where the steps start
-        households, guided = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
-        run.deterministic_used += occupancy_s
+        in_line = _occupancy(run, relaxed, hint, cands, rounds, deadline - FINISH_S)
+        households = in_line.bound
+        seconds -= in_line.charged  # in the same currency as the steps
+        run.deterministic_used += in_line.charged
+        guided = in_line.guided
         guide = Guide(0.0, lambda wait: (True, guided))  # taken (or not) before the first step
-    if improve_first and relaxed is not None and seconds > 0:
-        # the clock stops the steps in time to make and check the plan
+    if improve_first and relaxed is not None and (seconds > 0 or in_line is not None):
+        # the clock stops the steps in time to make and check the plan; with no time left
+        # for steps, the search still takes the plan from the households made in line
         wall_s = deadline - run.elapsed() - FINISH_S
         try:
             improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s, guide)
@@ -758,6 +763,8 @@ def _search_large(
         households = max(households, _proven_bound(run, beside.planned))
         if improved is not None:
             run.passed = _passed_by_proof(run, beside.planned, improved.outcomes) + run.passed
+    if in_line is not None and improved is not None:
+        run.passed = _passed_by_proof(run, in_line.made, improved.outcomes) + run.passed
     if core_beside is not None:  # asked for by neighbourhood search if it ran; no thread left
         cored = core_beside.searched.result()
         if (
@@ -828,12 +835,14 @@ def _changed(plan: dict[str, Outcome], other: dict[str, Outcome]) -> int:
 
 
 def _occupancy_rounds(run: _Run, seconds: float) -> int:
-    """Rounds of the occupancy bound that ``OCCUPANCY_SHARE`` of ``seconds`` buys (at most
-    ``OCCUPANCY_MAX_ROUNDS``), or 0 when the bound does not apply (staff limits, capped
-    options, too many pairs) or too few fit."""
+    """Rounds of the occupancy bound that ``OCCUPANCY_SHARE`` of ``seconds`` buys, or 0 when the
+    bound does not apply (staff limits, capped options, too many pairs) or too few fit. Only
+    the rounds it takes are charged (``_occupancy``), so rounds allowed beyond convergence
+    cost the search nothing: county at 60 s on one worker converged at 60, the cap this had
+    (``OCCUPANCY_MAX_ROUNDS``), and was not proven."""
     if not _occupancy_applies(run) or seconds <= 0:
         return 0
-    rounds = min(int(seconds * OCCUPANCY_SHARE / _occupancy_round_s(run)), OCCUPANCY_MAX_ROUNDS)
+    rounds = int(seconds * OCCUPANCY_SHARE / _occupancy_round_s(run))
     return rounds if rounds >= OCCUPANCY_MIN_ROUNDS else 0
 
 
@@ -883,6 +892,17 @@ def _occupancy_round_s(run: _Run) -> float:
     return OCCUPANCY_ROUND_S + OCCUPANCY_ROUND_S_PER_PAIR * run.pairs
 
 
+class _InLine(NamedTuple):
+    """The occupancy bound made before the search (``_occupancy``): the bound (pence), the plan
+    from its households (with the search's options widened to take it), what made it (for
+    ``_passed_by_proof``), and the seconds charged for it."""
+
+    bound: int
+    guided: Guided | None
+    made: MasterPlan | None
+    charged: float
+
+
 def _occupancy(
     run: _Run,
     relaxed: CapacityBound,
@@ -890,29 +910,34 @@ def _occupancy(
     short: Candidates,
     rounds: int,
     until: float,
-) -> tuple[int, Guided | None]:
-    """The occupancy bound (pence) after at most ``rounds`` rounds, started from the bed prices
-    (and ``seeded``'s households if given), and the plan from its households
-    (``matcher.master_plan``) on the options ``short`` widened to take it. In reproducible
-    mode the clock stops the rounds only at ``until`` (a safety net: the run is then marked as
-    hitting it, and no plan is made)."""
+) -> _InLine:
+    """The occupancy bound after at most ``rounds`` rounds, started from the bed prices (and
+    ``seeded``'s households if given), and the plan from its households, proven optimal if it
+    can be when they converged (``_plan_from_households``). Charged the rounds it took, not
+    those allowed (convergence, not the clock, ends them sooner), and a proof's
+    ``PROOF_DETERMINISTIC`` if one was tried. In reproducible mode the clock stops the rounds
+    only at ``until`` (a safety net: the run is then marked as hitting it, and no plan is
+    made)."""
 
     def stop() -> bool:
         return run.elapsed() >= until or stop_requested()
 
     if stop():
-        return relaxed.bound, None
-    heard: list[tuple[Household, ...]] = []
+        return _InLine(relaxed.bound, None, None, 0.0)
+    made: list[MasterPlan | None] = []
+    tried: list[bool] = []  # whether a proof was tried
 
     def hear(households: tuple[Household, ...], converged: OccupancyBound | None) -> None:
-        heard.append(households)
+        tried.append(converged is not None)
+        made.append(_plan_from_households(run)(households, converged) if households else None)
 
     bound = occupancy_bound(run.instance, run.cands, relaxed, rounds, seeded, stop, households=hear)
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
-    if not heard or not heard[0]:
-        return bound.bound, None
-    made = master_plan(run.instance, run.cands, heard[0], seed=run.settings.seed)
-    return bound.bound, _guided(run, made, short)
+    charged = bound.rounds * _occupancy_round_s(run) + PROOF_DETERMINISTIC * any(tried)
+    if not made or made[0] is None:
+        return _InLine(bound.bound, None, None, charged)
+    value = max(bound.bound, _proven_bound(run, made[0]))
+    return _InLine(value, _guided(run, made[0], short), made[0], charged)
 
 
 def _plan_from_households(run: _Run) -> PlanFromHouseholds:

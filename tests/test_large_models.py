@@ -3,6 +3,7 @@ by lowering the size threshold so the known optima are at hand."""
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from test_properties import small_instances
 
 import matcher.eligibility as eligibility
 import matcher.lns as lns
+import matcher.master_plan as master_plan
 import matcher.solve as solve_module
 from matcher.bounds import CapacityBound, capacity_bound
 from matcher.eligibility import candidates
@@ -257,20 +259,22 @@ def test_large_path_goes_on_from_the_plan_from_the_households(
     assert solve(data, settings).plans[0].objective > optimum + 1000
 
 
-def test_large_path_proves_the_optimum_beside_the_search(
-    every_model_large: pytest.MonkeyPatch, shared_examples: Path
+@pytest.mark.parametrize("workers", [1, 2])
+def test_large_path_proves_the_optimum_with_the_converged_bound(
+    every_model_large: pytest.MonkeyPatch, shared_examples: Path, workers: int
 ) -> None:
     """The tight example's occupancy LP lies 10% under its optimum (its budget, which the
-    relaxation drops): beside the search (2 workers) the converged bound's window proves the
-    optimum, and runs repeat; without the proof the same plan is only FEASIBLE."""
+    relaxation drops): the converged bound's window proves the optimum, beside the search (2
+    workers) or before it (1), and runs repeat; without the proof the same plan is only
+    FEASIBLE."""
     data = read_instance(shared_examples / "example-tight-30.json")
-    settings = SolveSettings(time_limit=10, plans=1, workers=2)
+    settings = SolveSettings(time_limit=10, plans=1, workers=workers)
     result = solve(data, settings)
     assert result.solver.status == "OPTIMAL"
     assert result.plans[0].objective == pytest.approx(301147.27, abs=0.01)
     assert result.solver.best_bound == result.solver.objective == result.plans[0].objective
     assert solve(data, settings).plans[0].assignments == result.plans[0].assignments
-    every_model_large.setattr(solve_module, "proven_plan", lambda _i, _c, made, *_: made)
+    every_model_large.setattr(solve_module, "proven_plan", lambda _i, _c, made, *_, **__: made)
     unproven = solve(data, settings).solver
     assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.95 * unproven.objective
 
@@ -458,6 +462,20 @@ def test_the_bound_beside_is_waited_for_only_when_no_search_follows(
     )
     wait = solve_module._beside_wait(run, deadline=30.0)
     assert wait == pytest.approx(expected, abs=0.5)
+
+
+def test_the_bound_in_line_is_charged_the_rounds_it_took(shared_examples: Path) -> None:
+    """Made before the search (one worker), the occupancy bound is charged the rounds it took
+    to converge and the proof's limit, not the rounds it was allowed: those beyond go to the
+    search."""
+    data = read_instance(shared_examples / "example-tight-30.json")
+    cands = candidates(data)
+    run = solve_module._Run(data, cands, SolveSettings(), time.perf_counter(), None, [], 0)
+    relaxed = capacity_bound(data, cands)
+    made = solve_module._occupancy(run, relaxed, None, cands, 10_000, math.inf)
+    rounds = (made.charged - master_plan.PROOF_DETERMINISTIC) / solve_module._occupancy_round_s(run)
+    assert made.made is not None and made.made.optimal
+    assert 1 <= round(rounds) < 200 and rounds == pytest.approx(round(rounds))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
