@@ -934,15 +934,14 @@ def _occupancy(
     if stop():
         return _InLine(relaxed.bound, None, None, 0.0)
     made: list[MasterPlan | None] = []
-    tried: list[bool] = []  # whether a proof was tried
 
     def hear(households: tuple[Household, ...], converged: OccupancyBound | None) -> None:
-        tried.append(converged is not None)
         made.append(_plan_from_households(run)(households, converged) if households else None)
 
     bound = occupancy_bound(run.instance, run.cands, relaxed, rounds, seeded, stop, households=hear)
     run.wall_limit_hit |= run.settings.reproducible and bound.stopped and not stop_requested()
-    charged = bound.rounds * _occupancy_round_s(run) + PROOF_DETERMINISTIC * any(tried)
+    # a converged bound's households go to the proof (``_plan_from_households``)
+    charged = bound.rounds * _occupancy_round_s(run) + PROOF_DETERMINISTIC * bound.converged
     if not made or made[0] is None:
         return _InLine(bound.bound, None, None, charged)
     value = max(bound.bound, _proven_bound(run, made[0]))
