@@ -129,7 +129,7 @@ def proven_plan(
         if window is None:
             break
         hint = [h for h in window if (h.place, h.members) in ours]
-        choose = _Choose(instance, cands, seed, left)
+        choose = _Choose(instance, cands, seed, left, proving=True)
         below = math.ceil(ceiling - bound.constant)  # the master's costs are whole pence
         outcomes = choose.plan([], window, hint, made.outcomes, below)
         left -= choose.deterministic_time
@@ -190,7 +190,7 @@ class _Found(cp_model.CpSolverSolutionCallback):
 class _Choose:
     """The CP-SAT model choosing households: each child in exactly one, each placement at most
     one, each team within its capacity, moves within ``max_moves``, weekly money within the
-    budget."""
+    budget. ``proving``: searched with the settings that prove a window's optimum fast."""
 
     def __init__(
         self,
@@ -198,9 +198,10 @@ class _Choose:
         cands: Candidates,
         seed: int,
         deterministic: float = CHOOSE_DETERMINISTIC,
+        proving: bool = False,
     ) -> None:
         self.instance, self.cands, self.seed = instance, cands, seed
-        self.deterministic = deterministic
+        self.deterministic, self.proving = deterministic, proving
         self.model = cp_model.CpModel()
         self.team_load: dict[str, list[cp_model.IntVar]] = {}
         self.moves: list[cp_model.LinearExprT] = []
@@ -270,7 +271,7 @@ class _Choose:
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
         solver.parameters.max_deterministic_time = self.deterministic
-        if self.deterministic > CHOOSE_DETERMINISTIC:  # a proof: the LP does the work
+        if self.proving:  # a proof's window: the LP does the work
             # county's windows: 9 s to optimal as CP-SAT comes, 0.5 deterministic s without
             # presolve (4 s), probing, and with the LP over every constraint
             solver.parameters.cp_model_presolve = False

@@ -620,13 +620,12 @@ class _Pricing:
         columns = [
             Household(None, tuple(m), cost, 0.0) for m, cost, _ in self.alternative_columns()
         ]
-        units = self.rel.units
+        units, child_of = self.rel.units, self.rel.child_of
         for p in range(self.m):
             if self.households.rooms[p].beds <= 0:
                 continue
             at = self.pairs_at[p]
             at = at[alone[at] & (rises[at] < slack)].tolist()
-            child_of = self.rel.child_of
             items = [_Item(reduced[q], (int(child_of[q]),), reduced[q], units[q], (q,)) for q in at]
             items += [
                 self._bundle(group, pairs, grouped)
