@@ -33,6 +33,29 @@ time that a batch must wait for; without them the four 24-60-child instances (sm
 and both shared examples) went from 8.0 s to 2.1 s in all, every one still proven optimal."""
 
 
+LARGE_INTERLEAVED_SKIP = (
+    "max_lp",
+    "max_lp_sym",
+    "pseudo_costs",
+    "reduced_costs",
+    "quick_restart",
+    "ls",
+)
+"""Workers also left out of interleaved search on a large instance's models (``large``),
+leaving ``default_lp`` beside the neighbourhood workers. Each full-problem worker's first task
+(loading the model, its first LP) runs whole before the deterministic limit is looked at:
+county-2000's shortlist (44k pairs) limited to 5 deterministic seconds ran 14 s with all six,
+each loading it once, and no neighbourhood worker ever ran (£3,033,978, the hint's
+£3,034,421); with ``default_lp`` alone it stopped at 5.0 (8.9 s, £3,025,043), and at a limit
+of 10, 24.6 (£3,033,978) against 10.0 (17.4 s, £3,018,263); county's at 5: 7.6 (£1,894,980)
+against 5.2 (£1,883,511). The violation local search (``ls``) made runs differ: the same
+later-plan search of a 3-plan run on 2,000 children, same model and limits, gave three
+different plans in about 20 runs; without it, the same plan in 8. Used for later plans'
+shortlists: plan 1's shortlist search (where staff-limited models have no neighbourhood
+search) keeps every worker, which GAP c801600 needs (9.2% above best known; 45.8% with
+``default_lp`` alone) (benchmarks/README.md)."""
+
+
 FAST_FULL_SUBSOLVERS = ("max_lp", "default_lp")
 """Full-problem workers of ``fast`` mode on one or two workers. CP-SAT's own choice there is
 ``default_lp`` alone, whose light LP left a 300-child county instance (15k pairs) with a negative
@@ -131,6 +154,7 @@ def _parameters(
     deterministic: float,
     presolve: bool,
     subsolvers: tuple[str, ...] | None = None,
+    large: bool = False,
 ) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     params = solver.parameters
@@ -145,6 +169,8 @@ def _parameters(
     elif settings.reproducible and settings.workers > 1:
         params.interleave_search = True
         params.ignore_subsolvers.extend(INTERLEAVED_SKIP)
+        if large:
+            params.ignore_subsolvers.extend(LARGE_INTERLEAVED_SKIP)
     elif settings.workers <= len(FAST_FULL_SUBSOLVERS):
         # One worker is deterministic without interleaving, which made stress-test scenarios
         # 4.5x slower (2.9 s against 0.65 s a solve on a 300-child instance).
@@ -164,15 +190,17 @@ def search_model(
     fix_hinted: bool = False,
     presolve: bool | None = None,
     subsolvers: tuple[str, ...] | None = None,
+    large: bool = False,
 ) -> Search:
     """One CP-SAT search of a built model from its hint (presolve only on models that are not
     large, or with ``fix_hinted``, which fixes every hinted variable to its hint, unless
     ``presolve`` says otherwise). ``offset`` is added to the reported times. ``subsolvers``
-    replaces the project's choice of CP-SAT workers (empty: CP-SAT's own)."""
+    replaces the project's choice of CP-SAT workers (empty: CP-SAT's own); ``large`` marks a
+    large instance's model, given fewer full-problem workers (``LARGE_INTERLEAVED_SKIP``)."""
     deterministic = wall_limit if deterministic_limit is None else deterministic_limit
     if presolve is None:
         presolve = fix_hinted or len(pm.variables.assign) <= LARGE_MODEL_PAIRS
-    solver = _parameters(settings, wall_limit, deterministic, presolve, subsolvers)
+    solver = _parameters(settings, wall_limit, deterministic, presolve, subsolvers, large)
     solver.parameters.fix_variables_to_their_hinted_value = fix_hinted
     progress = _Progress(rank, on_progress, offset)
     status = run_solver(solver, pm.model, progress)

@@ -183,12 +183,14 @@ LATER_PLAN_S_PER_CHILD = 1.5e-3
 """A later plan of a large model is searched only if its share of the time left exceeds
 ``LARGE_SEARCH_MIN_S`` + this per child: making its shortlist and model took ~25 s for
 20,000 children (and ~2 s on county), and without it plan 2 ran ~30 s past the time limit."""
-LATER_PLAN_DETERMINISTIC_RATE = 0.75
+LATER_PLAN_DETERMINISTIC_RATE = 0.4
 """A later plan of a large model gets this share of its deterministic time as its search's
-deterministic limit: its shortlist search accrues deterministic time at ~0.6 of wall time on
-county, and with its full share a 3-plan 60 s county run warm-started from a plan had plan 3
-cut by the clock (`wall-clock limit hit`, £1,741,212); with 0.75 and no wait for the bound
-it is not cut (£1,731,712), and a cold run's plans are the same as with the full share."""
+deterministic limit, and is charged the whole share (so each later plan gets the same): its
+shortlist search, one full-problem worker beside the neighbourhood workers
+(``matcher.search.LARGE_INTERLEAVED_SKIP``), accrues deterministic time at ~0.5 of wall time
+on 2,000 children and ~0.7 on county. At 0.75, with every full-problem worker, a 3-plan 60 s
+run on 2,000 children was cut by the clock in plans 2 and 3 (£2,921,557 and £2,922,029); now
+not cut, £2,916,179 and £2,920,725 in each of 8 runs. County's: as before (benchmarks/README.md)."""
 FINISH_S = 1.0
 """Seconds of plan 1's time on a large model kept, in reproducible mode, for making and checking
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
@@ -424,10 +426,11 @@ class _Run:
         deterministic_rate: float = 1.0,
         workers: int | None = None,
         subsolvers: tuple[str, ...] | None = None,
+        large: bool = False,
     ) -> Search:
         """Search ``pm`` for plan ``rank`` with ``share`` of the time left (of the deterministic
-        time, ``deterministic_rate`` x that share), on ``workers`` (default: the settings') and
-        ``subsolvers`` (``search_model``)."""
+        time, ``deterministic_rate`` x that share), on ``workers`` (default: the settings'),
+        ``subsolvers`` and, for a large instance's model, ``large`` (``search_model``)."""
         settings = self.settings if workers is None else replace(self.settings, workers=workers)
         result = search_model(
             pm,
@@ -438,6 +441,7 @@ class _Run:
             on_progress=self.on_progress,
             offset=self.elapsed(),
             subsolvers=subsolvers,
+            large=large,
         )
         self.deterministic_used += result.deterministic_time
         return result
@@ -675,7 +679,12 @@ def _search_large(
     if rank > 1:
         hint = _next_start(run, hint)
         short_pm = run.starting_model(shortlist(run.instance, run.cands, [hint, *run.found]), hint)
-        search = run.search(short_pm, rank, run.share(rank), LATER_PLAN_DETERMINISTIC_RATE)
+        allowance = run.deterministic_left() * run.share(rank)
+        search = run.search(
+            short_pm, rank, run.share(rank), LATER_PLAN_DETERMINISTIC_RATE, large=True
+        )
+        # charged its whole share, so the next plan's does not grow by what this one left
+        run.deterministic_used += max(allowance - search.deterministic_time, 0.0)
         return replace(search, bound=None)
     deadline = run.elapsed() + run.wall_left() * run.share(1)
     relaxed = None

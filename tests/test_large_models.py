@@ -19,6 +19,7 @@ from test_properties import small_instances
 import matcher.eligibility as eligibility
 import matcher.lns as lns
 import matcher.master_plan as master_plan
+import matcher.search as search_module
 import matcher.solve as solve_module
 from matcher.bounds import CapacityBound, capacity_bound
 from matcher.eligibility import candidates
@@ -413,6 +414,41 @@ def test_large_path_skips_later_plans_their_time_would_not_cover(
     result = solve(data, SolveSettings(time_limit=20, plans=3))
     assert len(result.plans) == 1
     assert check_result(data, result.to_dict()) == []
+
+
+def test_later_plans_search_with_fewer_full_workers_and_equal_shares(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """A large model's later plans are searched with one full-problem worker beside the
+    neighbourhood workers (the others' first tasks overran the deterministic limit), and each
+    is charged its whole share, so plan 3's limit does not grow by what plan 2 left unused."""
+    calls: list[tuple[int, float, bool]] = []
+    real = solve_module.search_model
+
+    def recorded(pm, settings, wall, deterministic, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((kwargs["rank"], deterministic, kwargs.get("large", False)))
+        return real(pm, settings, wall, deterministic, **kwargs)
+
+    every_model_large.setattr(solve_module, "search_model", recorded)
+    data = read_instance(ROOT / "instances" / "small.json")
+    result = solve(data, SolveSettings(time_limit=20, plans=3))
+    later = [(limit, large) for rank, limit, large in calls if rank > 1]
+    assert len(result.plans) == 3 and len(later) == 2
+    assert all(large for _, large in later)
+    assert later[0][0] == pytest.approx(later[1][0])
+    assert check_result(data, result.to_dict()) == []
+
+
+def test_large_models_leave_out_full_workers_in_interleaved_search() -> None:
+    """Interleaved search on a large instance's model leaves out all full-problem workers but
+    ``default_lp``; other models keep them (they prove small instances optimal)."""
+    settings = SolveSettings(workers=2)
+    large = search_module._parameters(settings, 10.0, 5.0, False, large=True).parameters
+    other = search_module._parameters(settings, 10.0, 5.0, False).parameters
+    assert large.interleave_search and other.interleave_search
+    assert set(search_module.LARGE_INTERLEAVED_SKIP) <= set(large.ignore_subsolvers)
+    assert "default_lp" not in large.ignore_subsolvers
+    assert not set(search_module.LARGE_INTERLEAVED_SKIP) & set(other.ignore_subsolvers)
 
 
 def test_reproducible_step_count_does_not_depend_on_the_clock(
