@@ -506,7 +506,8 @@ def test_later_plans_search_with_fewer_full_workers_and_equal_shares(
 
 def test_large_models_leave_out_full_workers_in_interleaved_search() -> None:
     """Interleaved search on a large instance's model leaves out all full-problem workers but
-    ``default_lp``; other models keep them (they prove small instances optimal)."""
+    ``default_lp``, and presolves in one light pass; other models keep both (they prove small
+    instances optimal)."""
     settings = SolveSettings(workers=2)
     large = search_module._parameters(settings, 10.0, 5.0, False, large=True).parameters
     other = search_module._parameters(settings, 10.0, 5.0, False).parameters
@@ -514,6 +515,8 @@ def test_large_models_leave_out_full_workers_in_interleaved_search() -> None:
     assert set(search_module.LARGE_INTERLEAVED_SKIP) <= set(large.ignore_subsolvers)
     assert "default_lp" not in large.ignore_subsolvers
     assert not set(search_module.LARGE_INTERLEAVED_SKIP) & set(other.ignore_subsolvers)
+    assert large.max_presolve_iterations == 1 and large.cp_model_probing_level == 0
+    assert other.max_presolve_iterations > 1 and other.cp_model_probing_level > 0
 
 
 def test_reproducible_step_count_does_not_depend_on_the_clock(
