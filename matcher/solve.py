@@ -199,8 +199,9 @@ deterministic limit, and is charged the whole share (so each later plan gets the
 shortlist search, one full-problem worker beside the neighbourhood workers
 (``matcher.search.LARGE_INTERLEAVED_SKIP``), accrues deterministic time at ~0.5 of wall time
 on 2,000 children and ~0.7 on county. At 0.75, with every full-problem worker, a 3-plan 60 s
-run on 2,000 children was cut by the clock in plans 2 and 3 (£2,921,557 and £2,922,029); now
-not cut, £2,916,179 and £2,920,725 in each of 8 runs. County's: as before (benchmarks/README.md)."""
+run on 2,000 children was cut by the clock in plans 2 and 3 (£2,921,557 and £2,922,029); at
+0.4 not cut, £2,916,179 and £2,920,725 in each of 8 runs (plan 1 then had 60% of the time).
+County's: as before (benchmarks/README.md)."""
 ONE_WORKER_RATE = 0.8
 """The same share on one worker, whose search (not interleaved) accrues deterministic time at
 ~0.9-1.0 of wall time: at 0.4, county's plan 2 (3 plans, 60 s, one worker) found no plan in its
@@ -846,10 +847,12 @@ def _places_everyone(plan: dict[str, Outcome]) -> bool:
 
 def _cheaper(run: _Run, plan: dict[str, Outcome], other: dict[str, Outcome] | None) -> bool:
     """Whether ``plan`` costs less than ``other`` (None: there is no other plan)."""
-    if other is None:
-        return True
-    cost = functools.partial(make_plan, run.instance, run.cands, rank=1)
-    return cost(plan).objective < cost(other).objective
+    return other is None or _objective(run, plan) < _objective(run, other)
+
+
+def _objective(run: _Run, plan: dict[str, Outcome]) -> float:
+    """The plan's exact objective (pounds)."""
+    return make_plan(run.instance, run.cands, plan, rank=1).objective
 
 
 def _next_start(
@@ -859,9 +862,9 @@ def _next_start(
     latest plan neighbourhood search moved on from (so the cheapest of them) that differs from
     every plan found in at least ``min_difference`` children's placements, a valid plan the
     exclusions allow (None if there is none). The search starts there if it costs at most
-    ``NEXT_START_SLACK`` more than the ``last`` plan found, else from that last plan: on a
-    1,200-child tight instance (3 plans, 60 s) the search from the last plan found none, and
-    the passed plan stands as plans 2 and 3.
+    ``NEXT_START_SLACK`` more than the ``last`` plan found, else from that last plan. (Under
+    full presolve a 1,200-child tight instance's later searches found none, and the passed
+    plan stood as plans 2 and 3.)
     County, 3 plans in 60 s: plans 2 and 3 £1,689,602 and £1,693,099 from the last plan found,
     £1,687,710 and £1,687,835 from plans passed (plan 1: £1,687,700); warm-started, plan 3
     £1,731,712 against £1,687,627."""
@@ -890,8 +893,7 @@ def _nudged(run: _Run, plan: dict[str, Outcome]) -> dict[str, Outcome]:
 
 def _within(run: _Run, plan: dict[str, Outcome], other: dict[str, Outcome], slack: float) -> bool:
     """Whether ``plan`` costs at most ``slack`` (a share) more than ``other``."""
-    cost = functools.partial(make_plan, run.instance, run.cands, rank=1)
-    return cost(plan).objective <= cost(other).objective * (1 + slack)
+    return _objective(run, plan) <= _objective(run, other) * (1 + slack)
 
 
 def _changed(plan: dict[str, Outcome], other: dict[str, Outcome]) -> int:
