@@ -71,6 +71,8 @@ def test_highs_reaches_the_shipped_optima(name: str) -> None:
     data = read_instance(ROOT / "instances" / name)
     mip = solve_mip(build_model(data).model, 60)
     assert mip.status == "OPTIMAL"
+    assert mip.first_solution_s is not None and mip.best_solution_s is not None
+    assert 0 < mip.first_solution_s <= mip.best_solution_s <= mip.build_s + mip.solve_s
     assert to_pounds(mip.objective) == pytest.approx(solve(data, FAST).solver.objective, abs=0.01)
 
 
@@ -184,6 +186,8 @@ def test_bench_command_writes_csv_plot_summary_and_compares(
     assert len(table) == 6 and set(table["solver"]) == {"greedy", "cpsat-2w", "highs"}
     gap_row = table[(table["instance"] == "gap1-0") & (table["solver"] == "cpsat-2w")].iloc[0]
     assert gap_row["objective"] == 336 and gap_row["gap_to_best_known"] == 0
+    for _, row in table.iterrows():  # every solver says when its first and best plans came
+        assert 0 < row["first_solution_s"] <= row["time_to_best_s"] <= row["wall_s"], row
     assert out.with_suffix(".png").stat().st_size > 1000
     assert "| cpsat-2w |" in out.with_suffix(".md").read_text()
     again = runner.invoke(main, [*args[:-1], str(tmp_path / "again.csv"), "--compare", str(out)])

@@ -18,7 +18,9 @@ INF = float("inf")
 
 @dataclass(frozen=True)
 class MipResult:
-    """What HiGHS found: status, objective and bound (model units), the solution, timing."""
+    """What HiGHS found: status, objective and bound (model units), the solution, timing. The
+    solution times count from the start of ``solve_mip`` (translation included), as ``build_s``
+    and ``solve_s`` together do; None when HiGHS found no solution."""
 
     status: str
     objective: float | None
@@ -26,6 +28,8 @@ class MipResult:
     values: list[int] | None
     build_s: float
     solve_s: float
+    first_solution_s: float | None = None
+    best_solution_s: float | None = None
 
 
 class _Rows:
@@ -167,6 +171,8 @@ def solve_mip(model: cp_model.CpModel, time_limit: float, threads: int = 1) -> M
         rows.value,
     )
     build_s = time.perf_counter() - started
+    improved: list[float] = []  # when each improving solution came
+    highs.cbMipImprovingSolution.subscribe(lambda _: improved.append(time.perf_counter()))
     highs.run()
     solve_s = time.perf_counter() - started - build_s
     info = highs.getInfo()
@@ -181,6 +187,8 @@ def solve_mip(model: cp_model.CpModel, time_limit: float, threads: int = 1) -> M
         values=values,
         build_s=build_s,
         solve_s=solve_s,
+        first_solution_s=improved[0] - started if has_solution and improved else None,
+        best_solution_s=improved[-1] - started if has_solution and improved else None,
     )
 
 
