@@ -20,7 +20,7 @@ interleaved search, so the run would not repeat. Neighbourhood search in a fixed
 steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now means
 ``reproducible`` at every size.
 
-Large models (above ``LARGE_MODEL_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
+Large models (above ``LARGE_PATH_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
 capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), and is improved
 from the starting plan by neighbourhood search (``matcher.lns``), which uses one core. The
 occupancy bound (``matcher.occupancy_bound``, which keeps each placement's household rules)
@@ -73,7 +73,6 @@ from matcher.occupancy_bound import (
 from matcher.plans import HOME, Outcome, Plan, Result, SolverReport, changes_between, make_plan
 from matcher.resources import check_memory, fits_in_memory
 from matcher.search import (
-    LARGE_MODEL_PAIRS,
     NO_SEARCH,
     ProgressCallback,
     Search,
@@ -152,6 +151,21 @@ LNS_SHARE = 0.85
 a valid starting plan, before the shortlist search continues from its plan (fast mode; in
 reproducible mode it takes all of plan 1's time). County, 60 s, fast: 0.5 gave £1.766M, 0.85
 £1.735M."""
+
+LARGE_PATH_PAIRS = 10_000
+"""Above this many pairs (``STAFFED_LARGE_PAIRS`` where staff limits every placement) a model
+takes the large path (neighbourhood search, the occupancy bound, shortlists for later plans);
+at or below it, CP-SAT searches the whole model. The line was ``LARGE_MODEL_PAIRS`` (50,000)
+until generated instances between the two were measured (1 plan, 2 workers, 10 s / 30 s): on
+the whole model a 300-child county instance (13.5k pairs) ended 23% / 0.9% above the optimum
+the large path proved in 1-7 s, county-300 with a 25 km limit (10.8k) 6.6% / 0.005% above
+(proven in 2-5 s), and tight-600 (47.8k) 20% above even at 60 s (proven in 6 s); the whole
+model's searches there were also cut by the clock, so did not repeat. tight-300 (13.1k): the
+large path's plans were better at 10 s and 30 s, £158 (0.005%) dearer at 60 s, and its bound
+weaker (gap 6.6% against 0.95%: the occupancy bound leaves out the budget). At or below ~6k
+pairs both found the same plans, the whole model with the better bound (tight-200: gap 1.5%
+against 14.7%), and tight-120 (2.3k) proven in 7 s where the large path ended 12% / 1.9% from
+its bound (benchmarks/README.md)."""
 
 STAFFED_LARGE_PAIRS = 20_000
 """Above this many pairs a model whose every placement is limited by staff takes the large path
@@ -492,7 +506,7 @@ def solve(
     settings = settings or SolveSettings()
     # capped options (a huge instance) take the large path: its bound allows for the options
     # left out, where CP-SAT's would hold only for those kept
-    threshold = STAFFED_LARGE_PAIRS if instance.staff_limited else LARGE_MODEL_PAIRS
+    threshold = STAFFED_LARGE_PAIRS if instance.staff_limited else LARGE_PATH_PAIRS
     large = pairs > threshold or bool(cands.left_out)
     check_memory(instance.meta.name, len(instance.children), pairs, whole_model=not large)
     run = _Run(instance, cands, settings, started, on_progress, found=[], pairs=pairs)

@@ -164,7 +164,7 @@ def test_solve_on_the_large_path_shows_neighbourhood_progress(
 ) -> None:
     """Every model counts as large: neighbourhood search improves the greedy plan and reports
     each better plan (with the capacity bound) while the command runs."""
-    monkeypatch.setattr("matcher.solve.LARGE_MODEL_PAIRS", 0)
+    monkeypatch.setattr("matcher.solve.LARGE_PATH_PAIRS", 0)
     plan = tmp_path / "plan.json"
     small = str(ROOT / "instances" / "small.json")
     args = ["solve", small, "--plans", "1", "--time-limit", "8", "--no-explain", "--mode", mode]

@@ -38,7 +38,7 @@ KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json"
 
 @pytest.fixture
 def every_model_large(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.setattr(solve_module, "LARGE_MODEL_PAIRS", 0)
+    monkeypatch.setattr(solve_module, "LARGE_PATH_PAIRS", 0)
     return monkeypatch
 
 
@@ -590,7 +590,7 @@ def test_large_path_plans_pass_the_checker(data: Instance, workers: int) -> None
     the least that leaves plan 1 time for the bound and the steps): every plan passes the
     checker and none is below the bound."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(solve_module, "LARGE_MODEL_PAIRS", 0)
+        patch.setattr(solve_module, "LARGE_PATH_PAIRS", 0)
         result = solve(data, SolveSettings(time_limit=12, plans=2, workers=workers))
     assert check_result(data, result.to_dict()) == []
     bound = result.solver.best_bound
@@ -625,3 +625,26 @@ def test_later_plans_start_from_a_plan_neighbourhood_search_passed(
     assert solve_module._next_start(run, best) == (two_off, two_off)
     run.passed = (one_off,)
     assert solve_module._next_start(run, best) == (best, None)
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_models_above_the_large_path_line_take_it(
+    monkeypatch: pytest.MonkeyPatch, above: bool
+) -> None:
+    """The large path (``_search_large``) is taken strictly above ``LARGE_PATH_PAIRS`` pairs
+    and the whole model searched at or below it; both prove small.json's optimum."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    pairs = sum(len(options) for options in candidates(data).options.values())
+    monkeypatch.setattr(solve_module, "LARGE_PATH_PAIRS", pairs - 1 if above else pairs)
+    taken = []
+    search_large = solve_module._search_large
+
+    def spy(*args: object, **kwargs: object) -> object:
+        taken.append(True)
+        return search_large(*args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "_search_large", spy)
+    result = solve(data, SolveSettings(time_limit=20, plans=1))
+    assert bool(taken) is above
+    assert result.solver.status == "OPTIMAL"
+    assert result.plans[0].objective == pytest.approx(KNOWN_OPTIMA["small.json"])

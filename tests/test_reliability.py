@@ -165,7 +165,7 @@ def test_a_large_model_keeps_to_shortlists_when_the_whole_model_would_not_fit(
 
     data = read_instance(ROOT / "instances/county-300.json")
     pairs = sum(len(options) for options in candidates(data).options.values())
-    monkeypatch.setattr(solve_module, "LARGE_MODEL_PAIRS", 1000)
+    monkeypatch.setattr(solve_module, "LARGE_PATH_PAIRS", 1000)
     shortlist_only = needed_bytes(300, pairs, whole_model=False)
     assert shortlist_only < needed_bytes(300, pairs, whole_model=True)
     monkeypatch.setattr(resources, "available_bytes", lambda: shortlist_only)

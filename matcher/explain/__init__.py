@@ -20,7 +20,8 @@ from matcher.explain.conflicts import conflict_set
 from matcher.explain.whatif import Resolver
 from matcher.instance import Instance
 from matcher.plans import Plan, Result
-from matcher.solve import LARGE_MODEL_PAIRS, SolveSettings, shortlist
+from matcher.search import LARGE_MODEL_PAIRS
+from matcher.solve import SolveSettings, shortlist
 
 __all__ = ["ExplainSettings", "explain", "to_text"]
 
