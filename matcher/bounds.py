@@ -128,16 +128,23 @@ class Relaxation:
         )
         self.staff_limit = np.maximum(self.staff_free, 0.0)
         staffed = bool((self.staff_free >= 0).any())
-        child_of, place_of, cost_of, units_of, alternative = [], [], [], [], []
+        child_of, place_of, cost_of, units_of, team_of = [], [], [], [], []
+        alternative, unplaced_of, home_of, home_fee_of = [], [], [], []
         weights = instance.policy.weights
         for k, child in enumerate(instance.children):
             move = move_penalty(instance, child)
             unplaced = to_pence(weights.unplaced * child.priority) + move
+            home_fee = 0
             if child.id in cands.home_teams:  # home with the cheapest team that could go
-                unplaced = min(unplaced, move + cheapest_team(cands.home_teams[child.id]))
+                home_fee = cheapest_team(cands.home_teams[child.id])
+            home = move + home_fee if child.id in cands.home_teams else math.inf
+            unplaced_of.append(unplaced)
+            home_of.append(home)
+            home_fee_of.append(home_fee)
+            best = min(unplaced, home)
             if child.id in cands.left_out:  # an option the cap left out, with no bed used
-                unplaced = min(unplaced, cands.left_out[child.id])
-            alternative.append(unplaced)
+                best = min(best, cands.left_out[child.id])
+            alternative.append(best)
             options = cands.options[child.id]
             places = placement_columns(instance, options)
             fees = [0 if o.teams is None else cheapest_team(o.teams) for o in options]
@@ -146,7 +153,8 @@ class Relaxation:
             kept = places != ending
             child_of.append(np.full(int(kept.sum()), k))
             place_of.append(places[kept])
-            cost_of.append((costs[child.id] + np.array(fees, dtype=np.int64))[kept])
+            team_of.append(np.array(fees, dtype=np.int64)[kept])
+            cost_of.append(costs[child.id][kept] + team_of[-1])
             if staffed:  # staff units matter only where staff limits a placement
                 units = [child.staff_units(option.placement) for option in options]
                 units_of.append(np.array(units, dtype=float)[kept])
@@ -159,7 +167,15 @@ class Relaxation:
         self.place_of = np.concatenate([np.zeros(0, np.int64), *place_of])
         self.cost = np.concatenate([np.zeros(0), *cost_of]).astype(float)
         self.units = np.concatenate([np.zeros(0), *units_of])
+        self.team_fee = np.concatenate([np.zeros(0), *team_of]).astype(float)
+        """Per pair: the cheapest outreach fee its cost includes (pence)."""
         self.alternative = np.array(alternative, dtype=float)
+        self.unplaced = np.array(unplaced_of, dtype=float)
+        """Per child: unplaced, with its move penalty (pence)."""
+        self.home = np.array(home_of, dtype=float)
+        """Per child: home with its cheapest team, with its move penalty (pence; inf if none)."""
+        self.home_fee = np.array(home_fee_of, dtype=float)
+        """Per child: that team's fee (pence; 0 if none)."""
         self.constant = to_pence(instance.block_fixed_cost)
 
     def flow(self) -> int:

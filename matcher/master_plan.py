@@ -7,7 +7,7 @@ children who may live together at a placement) whose solution is nearly integral
 columns that fit beside them, with CP-SAT, gives a plan within 0.02% of the LP's bound in a
 hundredth of a second, where neighbourhood search from the greedy plan stayed ~1.2% above it
 after 300 s (benchmarks/README.md). The relaxation prices each team fee at the cheapest team,
-drops team slots and the budget, and only prices ``max_moves``: all three are constraints here.
+drops team slots, and only prices ``max_moves`` and the budget: all three are constraints here.
 If the whole households break one, the choice is made among all the households instead.
 The caller checks the plan (``matcher.verify``) and keeps it only if it passes and is cheaper.
 """

@@ -7,14 +7,18 @@ Here a placement may take only a set of children who could really live there tog
 its free beds and staff, no conflict pair, every policy rule held with its residents, required
 sibling groups whole, a preferred group's split penalty waived only when the whole group is
 there, and fees beyond block beds paid. Priced instead of held: that each child has exactly one
-outcome (``lam[c]`` per child) and ``max_moves`` (``move`` per move of a settled or at-risk
-child). Dropped: outreach team slots and the budget.
+outcome (``lam[c]`` per child), ``max_moves`` (``move`` per move of a settled or at-risk
+child) and the weekly budget (``money`` per penny of fees, uplifts and outreach fees). Dropped:
+outreach team slots.
 
-For any child prices ``lam`` and move price ``move >= 0`` (pence), the Lagrangian value
+For any child prices ``lam``, move price ``move >= 0`` (pence) and money price ``money >= 0``
+(pence a penny), the Lagrangian value
 
-    sum(lam) - move * max_moves
-      + sum over placements of min over allowed sets S of (cost(S) + move * moves(S) - lam(S))
-      + each child's (or sibling group's) alternative (+ move if it moves) below its price
+    sum(lam) - move * max_moves - money * budget
+      + sum over placements of min over allowed sets S of
+            (cost(S) + move * moves(S) + money * spent(S) - lam(S))
+      + each child's (or sibling group's) alternative (+ move if it moves, + money * its
+        team's fee if home) below its price
 
 is at most every plan's objective (``_Pricing.value``). The best prices are found by column
 generation (Dantzig-Wolfe; CLP on the master LP of allowed sets, "patterns", with a row for
@@ -52,6 +56,7 @@ from ortools.linear_solver import pywraplp
 
 from matcher.bounds import CapacityBound, Relaxation, per_child, whole_pence
 from matcher.compatibility import may_join
+from matcher.costs import fees_on_count
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.plans import Outcome
@@ -127,7 +132,8 @@ class OccupancyBound:
     value: float = 0.0
     """The best Lagrangian value found (pence, unrounded; ``bound`` is its whole pence)."""
     prices: np.ndarray | None = None
-    """The prices it was found at (per child, then a move's), for ``window_households``."""
+    """The prices it was found at (per child, then a move's, then a penny of weekly money's),
+    for ``window_households``."""
     constant: float = 0.0
     """The terms of ``value`` no household changes (pence): what the master's costs leave
     out."""
@@ -180,7 +186,7 @@ class _Households:
         ).reshape(len(limits), len(instance.placements))
         self._pairs: dict[tuple[int, int], bool] = {}
         self._with_residents: dict[tuple[int, int], bool] = {}
-        self.rooms = [
+        self.base_rooms = [
             _Room(int(beds), float(staff), int(block), float(fee))
             for beds, staff, block, fee in zip(
                 relaxation.free,
@@ -190,7 +196,14 @@ class _Households:
                 strict=True,
             )
         ]
+        self.rooms = self.base_rooms
+        """The rooms as the sets are priced: fees beyond the block at ``price_fees``."""
         self.searches_cut = 0
+
+    def price_fees(self, money: float) -> None:
+        """Price each fee beyond a block at ``1 + money`` times itself: the fee is weekly money
+        too, priced at ``money`` a penny where the budget is relaxed (``_Pricing``)."""
+        self.rooms = [room._replace(fee=room.fee * (1.0 + money)) for room in self.base_rooms]
 
     def _pair_ok(self, a: int, b: int) -> bool:
         key = (a, b) if a < b else (b, a)
@@ -446,9 +459,25 @@ class _Window(_BranchAndBound):
         return self.nodes <= self.node_limit
 
 
+def _pair_money(instance: Instance, rel: Relaxation) -> np.ndarray:
+    """Per pair, the weekly money the budget counts for it (pence, as the model's
+    ``weekly_budget`` family): its fee unless charged on the count beyond block beds, its
+    uplift and the cheapest outreach fee its cost includes."""
+    counted = fees_on_count(instance)
+    fees = [0 if p.id in counted else p.weekly_cost for p in instance.placements]
+    needs = instance.meta.needs
+    levels = np.array([[c.needs.get(need, 0) for need in needs] for c in instance.children])
+    uplift = instance.cost_uplift_matrix  # pounds a level, needs x placements
+    per_pair = np.zeros(len(rel.child_of))
+    if len(needs):
+        per_pair = np.einsum("qi,iq->q", levels[rel.child_of], uplift[:, rel.place_of])
+    return to_pence(1) * (np.array(fees, dtype=float)[rel.place_of] + per_pair) + rel.team_fee
+
+
 class _Pricing:
     """The Lagrangian value at given prices, and each placement's best set at them. Prices are
-    one per child, then the price of a move (``max_moves`` relaxed; 0 without a limit)."""
+    one per child, then the price of a move (``max_moves`` relaxed; 0 without a limit), then
+    the price of a penny of weekly money (``weekly_budget`` relaxed; 0 without a budget)."""
 
     def __init__(self, instance: Instance, relaxation: Relaxation) -> None:
         self.rel = rel = relaxation
@@ -478,6 +507,10 @@ class _Pricing:
         )
         self.units = {int(q): float(rel.units[q]) for q in self.grouped_pairs}
         self.max_moves = instance.policy.max_moves
+        budget = instance.policy.weekly_budget
+        self.budget = None if budget is None else float(to_pence(budget))
+        self.money = np.zeros(len(rel.cost)) if budget is None else _pair_money(instance, rel)
+        """Per pair: the weekly money it adds to the budget's sum (pence)."""
         movers = np.array([c.status in ("settled", "at_risk") for c in instance.children])
         places = instance.placement_index
         current = np.array([places.get(c.current_placement or "", -1) for c in instance.children])
@@ -511,16 +544,23 @@ class _Pricing:
 
     def value(self, prices: np.ndarray) -> tuple[float, list[tuple[int, list[_Item]]]]:
         """The Lagrangian value at ``prices`` (a lower bound on every plan, pence, for any
-        child prices and a move price >= 0) and each placement's best set there."""
+        child prices and move and money prices >= 0) and each placement's best set there."""
+        lam, move, money = self._split(prices)
+        self.households.price_fees(money)
         total, sets = 0.0, []
         for p, _, value, chosen in self._best_sets(self._reduced(prices)):
             total += value
             if chosen:
                 sets.append((p, chosen))
-        lam, move = prices[: self.n], max(float(prices[self.n]), 0.0)
         moves = move * self.max_moves if self.max_moves is not None else 0.0
-        alternatives = self._alternatives(lam, move)
-        return float(lam.sum()) + total + alternatives + self.constant - moves, sets
+        spent = money * self.budget if self.budget is not None else 0.0
+        alternatives = self._alternatives(lam, move, money)
+        return float(lam.sum()) + total + alternatives + self.constant - moves - spent, sets
+
+    def _split(self, prices: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Prices as the children's, a move's and a penny of weekly money's (both >= 0)."""
+        lam = prices[: self.n]
+        return lam, max(float(prices[self.n]), 0.0), max(float(prices[self.n + 1]), 0.0)
 
     def _rises(self, reduced: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         """Per pair, a lower bound on how far the Lagrangian value at ``reduced`` costs rises
@@ -548,8 +588,8 @@ class _Pricing:
 
     def _reduced(self, prices: np.ndarray) -> np.ndarray:
         """Each pair's reduced cost at ``prices`` (pence)."""
-        lam, move = prices[: self.n], max(float(prices[self.n]), 0.0)
-        return self.rel.cost + move * self.moving - lam[self.rel.child_of]
+        lam, move, money = self._split(prices)
+        return self.rel.cost + move * self.moving + money * self.money - lam[self.rel.child_of]
 
     def _best_sets(self, reduced: np.ndarray) -> Iterator[tuple[int, _Items, float, list[_Item]]]:
         """Each placement with an item below zero at ``reduced``: its items, and the value of
@@ -579,11 +619,12 @@ class _Pricing:
         and alternatives that keep it whole) and the block contracts' fixed cost."""
         return self.waived + self.rel.constant
 
-    def _alternatives(self, lam: np.ndarray, move: float) -> float:
+    def _alternatives(self, lam: np.ndarray, move: float, money: float) -> float:
         """Children (and whole sibling groups) whose alternative outcome (a move for settled
-        and at-risk children, at ``move``) is below their price: a required group takes it
-        together or not at all; a preferred group together has its split penalty waived."""
-        below = self.rel.alternative + move * self.movers - lam
+        and at-risk children, at ``move``; home with a team's fee as money, at ``money``) is
+        below their price: a required group takes it together or not at all; a preferred
+        group together has its split penalty waived."""
+        below = self.alternatives_at(money) + move * self.movers - lam
         alone = np.minimum(below, 0.0)
         total = float(alone.sum())
         for group in self.groups:
@@ -593,32 +634,51 @@ class _Pricing:
             total += (min(together, 0.0) if group.required else min(together, apart)) - apart
         return total
 
-    def alternative_columns(self) -> list[tuple[list[int], float, float]]:
+    def alternatives_at(self, money: float) -> np.ndarray:
+        """Each child's cheapest alternative outcome (pence) with weekly money priced at
+        ``money`` a penny: unplaced, or home with a team, whose fee is money."""
+        if self.budget is None:
+            return self.rel.alternative
+        return np.minimum(self.rel.unplaced, self.rel.home + money * self.rel.home_fee)
+
+    def alternative_money(self) -> np.ndarray:
+        """The weekly money (pence) of each child's alternative outcome in
+        ``alternative_columns``: its team's fee where home is the cheaper."""
+        return np.where(self.rel.home < self.rel.unplaced, self.rel.home_fee, 0.0)
+
+    def alternative_columns(self) -> list[tuple[list[int], float, float, float]]:
         """The master's columns of alternative outcomes: each child alone (but a required
         group's members, who take theirs only together) and each sibling group together, with
-        their cost (pence) and moves."""
-        alternative, movers = self.rel.alternative, self.movers
-        columns = [
-            ([k], float(alternative[k]), float(movers[k]))
-            for k in range(self.n)
-            if not self.in_required[k]
-        ]
+        their cost (pence), moves and weekly money (pence); under a budget also each child
+        alone unplaced where home with a team is the cheaper."""
+        alternative, movers, spent = self.rel.alternative, self.movers, self.alternative_money()
+        alone = [k for k in range(self.n) if not self.in_required[k]]
+        columns = [([k], float(alternative[k]), float(movers[k]), float(spent[k])) for k in alone]
+        if self.budget is not None:
+            columns += [
+                ([k], float(self.rel.unplaced[k]), float(movers[k]), 0.0)
+                for k in alone
+                if spent[k] > 0
+            ]
         for group in self.groups:
             members = list(group.members)
             cost = float(alternative[members].sum()) - group.bonus
-            columns.append((members, cost, float(movers[members].sum())))
+            columns.append(
+                (members, cost, float(movers[members].sum()), float(spent[members].sum()))
+            )
         return columns
 
     def window(self, prices: np.ndarray, slack: float, limit: int) -> list[Household] | None:
         """Every household that lies less than ``slack`` (pence) above its placement's best
         set at ``prices`` (see ``window_households``), with every alternative column; None if
         that takes more than ``limit`` households or search nodes."""
+        self.households.price_fees(self._split(prices)[2])
         reduced = self._reduced(prices)
         rises, bests = self._rises(reduced)
         grouped = self._grouped(reduced)
         alone = ~self.in_required[self.rel.child_of]
         columns = [
-            Household(None, tuple(m), cost, 0.0) for m, cost, _ in self.alternative_columns()
+            Household(None, tuple(m), cost, 0.0) for m, cost, _, _ in self.alternative_columns()
         ]
         units, child_of = self.rel.units, self.rel.child_of
         for p in range(self.m):
@@ -643,9 +703,15 @@ class _Pricing:
         """A set's objective (pence): costs, fees beyond the block, less waived penalties."""
         pairs = [q for it in chosen for q in it.pairs]
         members = {k for it in chosen for k in it.members}
-        room = self.households.rooms[p]
+        room = self.households.base_rooms[p]
         total = float(self.rel.cost[pairs].sum()) + _extra(room, 0, len(pairs))
         return total - sum(g.bonus for g in self.groups if set(g.members) <= members)
+
+    def spent(self, p: int, chosen: list[_Item]) -> float:
+        """A set's weekly money (pence): its pairs' and fees beyond the block."""
+        pairs = [q for it in chosen for q in it.pairs]
+        room = self.households.base_rooms[p]
+        return float(self.money[pairs].sum()) + _extra(room, 0, len(pairs))
 
 
 class _Master:
@@ -659,21 +725,30 @@ class _Master:
         self.place_rows = [solver.Constraint(-solver.infinity(), 1) for _ in range(pricing.m)]
         limit = pricing.max_moves
         self.moves_row = None if limit is None else solver.Constraint(-solver.infinity(), limit)
+        most = float(pricing.rel.alternative.max(initial=0.0))
         if self.moves_row is not None:  # moves beyond the limit, dear, so the LP is never empty
             beyond = solver.NumVar(0, solver.infinity(), "")
             self.moves_row.SetCoefficient(beyond, -1)
-            most = float(pricing.rel.alternative.max(initial=0.0))
             solver.Objective().SetCoefficient(beyond, (most + 1.0) / LP_SCALE)
+        budget = pricing.budget
+        self.money_row = None
+        if budget is not None:  # pounds beyond the budget, dear, so the LP is never empty
+            self.money_row = solver.Constraint(-solver.infinity(), budget / LP_SCALE)
+            beyond = solver.NumVar(0, solver.infinity(), "")
+            self.money_row.SetCoefficient(beyond, -1)
+            solver.Objective().SetCoefficient(beyond, most + 1.0)
         self.objective = solver.Objective()
         self.objective.SetMinimization()
         self.known: set[tuple[int, tuple[int, ...]]] = set()
         self.columns: list[tuple[int | None, tuple[int, ...], float, pywraplp.Variable]] = []
         self.solved_columns = 0  # columns the last solution covers
         self.parameters = _master_parameters()
-        for members, cost, moves in pricing.alternative_columns():
-            self._column(members, None, cost, moves)
+        for members, cost, moves, spent in pricing.alternative_columns():
+            self._column(members, None, cost, moves, spent)
 
-    def _column(self, children: list[int], p: int | None, cost: float, moves: float) -> None:
+    def _column(
+        self, children: list[int], p: int | None, cost: float, moves: float, spent: float
+    ) -> None:
         var = self.solver.NumVar(0, 1, "")
         self.columns.append((p, tuple(children), cost, var))
         for k in children:
@@ -682,6 +757,8 @@ class _Master:
             self.place_rows[p].SetCoefficient(var, 1)
         if self.moves_row is not None and moves:
             self.moves_row.SetCoefficient(var, moves)
+        if self.money_row is not None and spent:
+            self.money_row.SetCoefficient(var, spent / LP_SCALE)
         self.objective.SetCoefficient(var, cost / LP_SCALE)
 
     def add(
@@ -695,18 +772,21 @@ class _Master:
             return False
         cost = self.pricing.cost(p, chosen)
         moves = float(self.pricing.moving[[q for it in chosen for q in it.pairs]].sum())
+        spent = self.pricing.spent(p, chosen)
         if duals is not None:
             prices, mu = duals
-            lam, move = prices[: self.pricing.n], float(prices[self.pricing.n])
-            if cost + move * moves - float(lam[list(members)].sum()) - float(mu[p]) >= -1e-6:
+            lam, move, money = self.pricing._split(prices)
+            priced = cost + move * moves + money * spent
+            if priced - float(lam[list(members)].sum()) - float(mu[p]) >= -1e-6:
                 return False
         self.known.add((p, members))
-        self._column(list(members), p, cost, moves)
+        self._column(list(members), p, cost, moves, spent)
         return True
 
     def solve(self) -> tuple[float, np.ndarray, np.ndarray] | None:
         """The LP's value (pence, the set-independent terms added) and its duals (pence) as
-        prices (per child, then a move's: the moves row's dual, negated) and per placement
+        prices (per child, then a move's and a penny's: the moves and budget rows' duals,
+        negated) and per placement
         (<= 0); None if the LP solver gave up (the rounds then stop, the Lagrangian values
         already found stand)."""
         if self.solver.Solve(self.parameters) != pywraplp.Solver.OPTIMAL:
@@ -714,8 +794,10 @@ class _Master:
         self.solved_columns = len(self.columns)
         value = self.objective.Value() * LP_SCALE + self.pricing.constant
         move = 0.0 if self.moves_row is None else max(-self.moves_row.dual_value(), 0.0)
+        # the budget row is in pounds, as the objective: its dual is a price a penny already
+        money = 0.0 if self.money_row is None else max(-self.money_row.dual_value(), 0.0)
         children = [row.dual_value() for row in self.child_rows]
-        prices = np.array([*children, move]) * LP_SCALE
+        prices = np.array([*children, move, money / LP_SCALE]) * LP_SCALE
         places = np.array([row.dual_value() for row in self.place_rows]) * LP_SCALE
         return value, prices, places
 
@@ -779,7 +861,7 @@ def occupancy_bound(
     centre = relaxation.best_outcomes(priced)  # the bed prices' Lagrangian, as child prices
     for group in pricing.groups:
         centre[list(group.members)] -= group.bonus / len(group.members)
-    centre = np.append(centre, 0.0)  # no price on moves yet
+    centre = np.append(centre, [0.0, 0.0])  # no price on moves or money yet
     for q in per_child(relaxation.child_of, priced, STARTING_SINGLES).tolist():
         k, p = int(relaxation.child_of[q]), int(relaxation.place_of[q])
         if not pricing.in_required[k] and pricing.households.allows(p, q):

@@ -264,8 +264,8 @@ def test_large_path_goes_on_from_the_plan_from_the_households(
 def test_large_path_proves_the_optimum_with_the_converged_bound(
     every_model_large: pytest.MonkeyPatch, shared_examples: Path, workers: int
 ) -> None:
-    """The tight example's occupancy LP lies 10% under its optimum (its budget, which the
-    relaxation drops): the converged bound's window proves the optimum, beside the search (2
+    """The tight example's occupancy bound lies 4.7% under its optimum (10% before its
+    budget was priced): the converged bound's window proves the optimum, beside the search (2
     workers) or before it (1), and runs repeat; without the proof the same plan is only
     FEASIBLE."""
     data = read_instance(shared_examples / "example-tight-30.json")
@@ -277,7 +277,7 @@ def test_large_path_proves_the_optimum_with_the_converged_bound(
     assert solve(data, settings).plans[0].assignments == result.plans[0].assignments
     every_model_large.setattr(solve_module, "proven_plan", lambda _i, _c, made, *_, **__: made)
     unproven = solve(data, settings).solver
-    assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.95 * unproven.objective
+    assert unproven.status == "FEASIBLE" and unproven.best_bound < 0.96 * unproven.objective
 
 
 def test_the_bound_beside_starts_from_the_greedy_plan_only_in_a_cold_run(

@@ -28,6 +28,7 @@ from matcher.occupancy_bound import (
     beside_possible,
     occupancy_bound,
 )
+from matcher.plans import HOME, make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN_OPTIMA = {"tiny.json": 6700.0, "small.json": 139518.48, "tight-small.json": 772816.72}
@@ -254,3 +255,43 @@ def test_the_bound_is_not_run_beside_from_a_daemon_process() -> None:
     assert beside_possible()
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(_in_a_pool_worker) is False
+
+
+def test_the_bound_prices_the_weekly_budget() -> None:
+    """Two £600 places for two children, a £600 budget: one child must stay unplaced. The bed
+    bound places both; a price on weekly money reaches the optimum."""
+    data = instance(
+        [child("A"), child("B")],
+        [place("P1", cost=600), place("P2", cost=600)],
+        policy={"weekly_budget": 600},
+    )
+    optimum = _optimum_pence(data)
+    beds, occupancy = _bounds(data)
+    assert beds < optimum
+    assert occupancy == optimum
+
+
+@pytest.mark.parametrize("name", ["tight-small.json", "county-300.json"])
+def test_a_plans_money_in_the_relaxation_is_its_marginal_weekly_cost(name: str) -> None:
+    """The weekly money the relaxation counts for a plan's households and home outcomes (fees,
+    fees beyond block beds, uplifts, each outreach fee at the cheapest team that could go) is
+    the plan's marginal weekly cost, less what dearer teams add: never more."""
+    data = read_instance(ROOT / "instances" / name)
+    budget = {"weekly_budget": 10**9}  # the money is counted only under a budget
+    data = data.model_copy(update={"policy": data.policy.model_copy(update=budget)})
+    cands = candidates(data)
+    plan = make_plan(data, cands, greedy_plan(data, cands), rank=1)
+    relaxation = occupancy_module.Relaxation(data, cands)
+    pricing = occupancy_module._Pricing(data, relaxation)
+    outcomes = plan.outcomes()
+    sets = occupancy_module._plan_sets(data, relaxation, outcomes)
+    spent = sum(pricing.spent(p, chosen) for p, chosen in sets)
+    index = {c.id: k for k, c in enumerate(data.children)}
+    home = [index[c] for c, o in outcomes.items() if o.placement == HOME]
+    spent += float(relaxation.home_fee[home].sum())
+    teams = [o.team for o in outcomes.values() if o.team is not None]
+    fees = sum(data.team_by_id[t].weekly_cost for t in teams)
+    cheapest = len(teams) * min((t.weekly_cost for t in data.outreach_teams), default=0)
+    assert spent > 0
+    assert (plan.marginal_weekly_cost - fees + cheapest) * 100 <= spent
+    assert spent <= plan.marginal_weekly_cost * 100
