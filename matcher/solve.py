@@ -162,10 +162,14 @@ the large path proved in 1-7 s, county-300 with a 25 km limit (10.8k) 6.6% / 0.0
 (proven in 2-5 s), and tight-600 (47.8k) 20% above even at 60 s (proven in 6 s); the whole
 model's searches there were also cut by the clock, so did not repeat. tight-300 (13.1k): the
 large path's plans were better at 10 s and 30 s, £158 (0.005%) dearer at 60 s, and its bound
-weaker (gap 6.6% against 0.95%: the occupancy bound leaves out the budget). At or below ~6k
+weaker (gap 6.6% against 0.95%: the occupancy bound then left out the budget; now priced, the
+large path's 60 s plan is the whole model's, gap 0.26%). At or below ~6k
 pairs both found the same plans, the whole model with the better bound (tight-200: gap 1.5%
 against 14.7%), and tight-120 (2.3k) proven in 7 s where the large path ended 12% / 1.9% from
-its bound (benchmarks/README.md)."""
+its bound. Since the occupancy bound prices the budget the large path does better there too
+(10 s: tight-120 proven in 1.3 s, a 200-child county in 2.9 s against 8.4 s; tight-200 gap
+4.0%); the line stays, as its later plans (on shortlists) were further from plan 1
+(county-300 with a 25 km limit, 3 plans: 0.5% against 0.004%) (benchmarks/README.md)."""
 
 STAFFED_LARGE_PAIRS = 20_000
 """Above this many pairs a model whose every placement is limited by staff takes the large path
