@@ -97,6 +97,10 @@ class Improved:
     passed: tuple[dict[str, Outcome], ...] = ()
     """The last ``PASSED_KEPT`` plans the search moved on from, latest first: valid plans near
     the best, where a search for the next-best plan may start (``matcher.solve``)."""
+    charged: float = 0.0
+    """Reproducible mode: the seconds charged for the steps (and the guide's re-solve)."""
+    proven: bool = False
+    """The search stopped on a guide's proven optimum (``_reached``), before its count."""
 
 
 class Guided(NamedTuple):
@@ -157,7 +161,7 @@ def improve(
     children = [c.id for c in instance.children]
     steps = improvements = 0
     best_at: float | None = None
-    wall_hit = False
+    wall_hit = proven = False
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     passed: deque[dict[str, Outcome]] = deque(maxlen=PASSED_KEPT)
     # a reproducible search with its guide not yet asked asks it before it ends
@@ -190,6 +194,7 @@ def improve(
                 if on_improvement is not None:
                     on_improvement(objective)
             if _reached(instance, guided, objective):
+                proven = True
                 break
             if guide is None:
                 continue  # asked for the last time; the wait may have used the clock up
@@ -220,6 +225,8 @@ def improve(
         best_at,
         cands=cands,
         passed=tuple(passed),
+        charged=charged,
+        proven=proven,
     )
 
 

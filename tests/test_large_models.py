@@ -648,3 +648,27 @@ def test_models_above_the_large_path_line_take_it(
     assert bool(taken) is above
     assert result.solver.status == "OPTIMAL"
     assert result.plans[0].objective == pytest.approx(KNOWN_OPTIMA["small.json"])
+
+
+@pytest.mark.parametrize(
+    ("proven", "wall_hit", "charged"), [(True, False, 2.5), (False, False, 7.0), (True, True, 7.0)]
+)
+def test_neighbourhood_search_ended_by_a_proof_is_charged_only_its_steps(
+    monkeypatch: pytest.MonkeyPatch, proven: bool, wall_hit: bool, charged: float
+) -> None:
+    """Plan 1's neighbourhood search is charged its ``seconds`` (7 here), but when a guide's
+    proven optimum ended it, at a point the clock does not move, only what its steps were
+    charged (2.5): later plans get the rest. Not when the clock stopped it."""
+    data = read_instance(ROOT / "instances" / "small.json")
+    cands = candidates(data)
+    start = greedy_plan(data, cands)
+
+    def improve(*_: object, **__: object) -> lns.Improved:
+        return lns.Improved(start, 0.0, 3, 0, wall_hit, None, cands, charged=2.5, proven=proven)
+
+    monkeypatch.setattr(solve_module, "improve", improve)
+    run = solve_module._Run(
+        data, cands, SolveSettings(plans=3), time.perf_counter(), None, found=[], pairs=1
+    )
+    solve_module._improve(run, cands, start, 7.0, 0.0, 10.0)
+    assert run.deterministic_used == charged

@@ -151,8 +151,10 @@ def test_a_proven_optimum_from_the_guide_ends_the_search(reproducible: bool) -> 
         guide, _ = _guide(optimum, cands, optimal=True)
         improved = lns.improve(data, cands, start, run_settings, 3.0, guide=guide)
         assert improved.steps == 0 and improved.outcomes == optimum
+        assert improved.proven and improved.charged < 3.0  # the caller charges only this
     guide, _ = _guide(optimum, cands)
-    assert lns.improve(data, cands, optimum, run_settings, 1.0, guide=guide).steps > 0
+    unproven = lns.improve(data, cands, optimum, run_settings, 1.0, guide=guide)
+    assert unproven.steps > 0 and not unproven.proven
 
 
 def test_an_invalid_or_dearer_plan_from_the_guide_is_not_taken() -> None:
