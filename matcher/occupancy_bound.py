@@ -736,7 +736,7 @@ class _Master:
             self.money_row = solver.Constraint(-solver.infinity(), budget / LP_SCALE)
             beyond = solver.NumVar(0, solver.infinity(), "")
             self.money_row.SetCoefficient(beyond, -1)
-            solver.Objective().SetCoefficient(beyond, most + 1.0)
+            solver.Objective().SetCoefficient(beyond, (most + 1.0) / LP_SCALE)
         self.objective = solver.Objective()
         self.objective.SetMinimization()
         self.known: set[tuple[int, tuple[int, ...]]] = set()
