@@ -900,7 +900,7 @@ def _next_start(
 def _nudged(run: _Run, plan: dict[str, Outcome]) -> dict[str, Outcome]:
     """A valid start the later plan's exclusions allow, next to ``plan``: ``min_difference``
     children who are in no placement now (so no move is counted) moved to their cheapest
-    other options with a bed free (``_relocated``), else left unplaced; else ``plan``
+    other options where nobody lives (``_relocated``), else left unplaced; else ``plan``
     itself."""
     least = run.settings.min_difference
     free = [
@@ -926,15 +926,8 @@ def _relocated(
     if fewer were moved. Leaving a child unplaced instead cost county's plan 3 £4,440 that its
     search never won back; on county the cheapest moves to homes with a free bed broke sole
     occupancy or split a sibling group (benchmarks/README.md)."""
-    places = run.instance.placement_by_id
-    taken: dict[str, int] = {}
-    for outcome in plan.values():
-        if outcome.placement is not None:
-            taken[outcome.placement] = taken.get(outcome.placement, 0) + 1
-    room = {
-        pid: p.capacity if not p.residents and not taken.get(pid) else 0
-        for pid, p in places.items()
-    }
+    lived_in = {outcome.placement for outcome in plan.values()}
+    empty = {p.id for p in run.instance.placements if p.capacity and not p.residents} - lived_in
     children = run.instance.child_by_id
     alone = [child for child in free if children[child].sibling_group is None]
     subset = Candidates({child: run.cands.options[child] for child in alone}, {})
@@ -945,17 +938,18 @@ def _relocated(
         if now is None:
             continue
         for k, option in enumerate(options):
-            if k != now and option.teams is None and room.get(option.placement, 0) > 0:
+            if k != now and option.teams is None and option.placement in empty:
                 moves.append((int(pence[k] - pence[now]), child, option.placement))
     moves.sort()
     moved: dict[str, Outcome] = dict(plan)
     done: set[str] = set()
     for _, child, placement in moves[:NUDGE_TRIES]:
-        if child in done or room[placement] <= 0:
+        if child in done or placement not in empty:
             continue
         trial = {**moved, child: Outcome(placement)}
         if _valid_start(run.instance, run.cands, trial):
-            moved, room[placement] = trial, 0  # lived in now
+            moved = trial
+            empty.discard(placement)  # lived in now
             done.add(child)
             if len(done) == least:
                 return moved
