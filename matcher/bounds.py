@@ -60,6 +60,14 @@ the prices, and the plans they shape, repeat."""
 MIN_ITERATIONS = 30
 """Subgradient steps however big the model: fewer leave the prices near zero."""
 
+STALL_STEPS = 20
+FIRST_STALL_STEPS = 3
+"""Steps without a better value after which the step size halves: ``FIRST_STALL_STEPS`` while
+no step has yet beaten the zero prices. Polyak steps aimed at a plan far above the bound
+overshoot: on 5,000 children (30 steps) none of them did, every price stayed 0 and the
+shortlist was each child's cheapest options whoever else wanted them (plan 1, 60 s: £7.85M
+against £7.68M with the prices from halving sooner)."""
+
 LP_PRICED_COLUMNS = 4
 LP_FRUGAL_COLUMNS = 2
 """Options per child in the staff LP before column generation: its ``LP_PRICED_COLUMNS``
@@ -379,7 +387,7 @@ def capacity_bound(
     exact = relaxation.flow()
     ids = relaxation.placement_ids
     m = len(relaxation.free)
-    prices = np.zeros(2 * m)
+    prices = start = np.zeros(2 * m)
     best_value, best_prices = -math.inf, prices
     scale, stalled = 2.0, 0
     steps = max(MIN_ITERATIONS, min(ITERATIONS, PAIR_STEPS // max(len(relaxation.cost), 1)))
@@ -389,7 +397,7 @@ def capacity_bound(
             best_value, best_prices, stalled = value, prices, 0
         else:
             stalled += 1
-            if stalled >= 20:
+            if stalled >= (STALL_STEPS if best_prices is not start else FIRST_STALL_STEPS):
                 scale, stalled = scale / 2, 0
         gradient[(prices <= 0) & (gradient < 0)] = 0.0
         norm = float(gradient @ gradient)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import small_instances
 
+import matcher.bounds as bounds_module
 import matcher.eligibility as eligibility
 import matcher.lns as lns
 import matcher.master_plan as master_plan
@@ -58,6 +59,17 @@ def test_capacity_bound_prices_a_full_home_at_the_saving_it_blocks() -> None:
     assert result.bound == 100000
     difference = result.prices["CHEAP"] - result.prices["DEAR"]
     assert difference == pytest.approx(80000, rel=0.05)
+
+
+def test_capacity_bound_prices_beds_when_the_plan_aimed_at_is_far_above_and_steps_few(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thirty steps (as on 5,000 children) aimed at a plan 1,000 times the optimum: the first
+    steps overshoot, and halving the step only after 20 of them left every price at 0."""
+    monkeypatch.setattr(bounds_module, "PAIR_STEPS", 1)
+    data = instance([child("A"), child("B")], [place("CHEAP", cost=100), place("DEAR", cost=900)])
+    result = capacity_bound(data, candidates(data), target=100000 * 1000)
+    assert result.prices["CHEAP"] - result.prices["DEAR"] > 0
 
 
 def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placements() -> None:
