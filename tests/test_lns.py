@@ -3,11 +3,12 @@ tracks is the plan's own, runs repeat, and a neighbourhood holding everyone reac
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import best_outcomes
+from helpers import best_outcomes, child, instance, place
 from hypothesis import HealthCheck, given, settings
 from test_properties import small_instances
 
@@ -97,6 +98,60 @@ def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
     free = lns._Neighbours(data, cands, plan).around("J0")
     assert {"J0", "J1", "J2", "J3"} <= free
     assert len(free) == 5
+
+
+def test_regret_is_the_cost_above_the_cheapest_option_unplaced_or_split() -> None:
+    """A at its dearer home (£700 against £500), B split from its preferred sibling A, C
+    unplaced at priority 2, D at its cheapest: regret in pence, updated as outcomes change."""
+    data = instance(
+        [
+            child("A", sibling_group="G"),
+            child("B", sibling_group="G"),
+            child("C", priority=2),
+            child("D"),
+        ],
+        [place("P1", cost=500), place("P2", cost=700), place("P3", capacity=2, cost=600)],
+        sibling_groups=[{"id": "G", "together": "preferred"}],
+    )
+    cands = candidates(data)
+    plan = {"A": Outcome("P2"), "B": Outcome("P3"), "C": Outcome(None), "D": Outcome("P1")}
+    finder = lns._Neighbours(data, cands, plan)
+    split, unplaced = 5000 * 100, 50000 * 100 * 2
+    assert finder.regret == {"A": 20000 + split, "B": 10000 + split, "C": unplaced, "D": 0}
+    finder.move({"A": Outcome("P3"), "C": Outcome("P2")})
+    assert finder.regret == {"A": 10000, "B": 10000, "C": 20000, "D": 0}
+
+
+def test_seeds_are_drawn_by_regret_and_a_fruitless_seed_fades() -> None:
+    data = instance(
+        [child("A"), child("B"), child("C")],
+        [place("P1"), place("P2", cost=900), place("P3", cost=700)],
+    )
+    plan = {"A": Outcome("P1"), "B": Outcome("P2"), "C": Outcome("P3")}
+    finder = lns._Neighbours(data, candidates(data), plan)
+    finder.record = {True: (10**9, 10**9), False: (0, 10**9)}  # uniform seeds never helped
+    rng = random.Random(0)
+    assert {finder.seed(rng) for _ in range(100)} == {"B", "C"}  # A has no regret
+    for _ in range(40):
+        finder.scored("C", better=False)
+    assert {finder.seed(rng) for _ in range(100)} == {"B"}
+    finder.move({"C": Outcome("P3")})  # no change: still faded
+    assert {finder.seed(rng) for _ in range(100)} == {"B"}
+    finder.move({"C": Outcome("P2")})
+    assert "C" in {finder.seed(rng) for _ in range(100)}
+
+
+def test_the_way_seeds_are_drawn_follows_its_success() -> None:
+    """Steps from seeds drawn by regret that find nothing make uniform seeds the usual way."""
+    data = instance([child("A"), child("B")], [place("P1"), place("P2", cost=900)])
+    finder = lns._Neighbours(data, candidates(data), {"A": Outcome("P1"), "B": Outcome("P2")})
+    rng = random.Random(0)
+    ways = []
+    for _ in range(200):
+        finder.seed(rng)
+        ways.append(finder.by_regret)
+        finder.scored("B", better=not finder.by_regret)
+    assert sum(ways[:20]) >= 3 and sum(ways[-100:]) <= 15  # half of them without it
 
 
 def _guide(
