@@ -1,9 +1,10 @@
 """Large neighbourhood search: improve a plan by re-solving one neighbourhood of it at a time.
 
-A neighbourhood is ``NEIGHBOURHOOD_CHILDREN`` children around a random child: those at its own
-placement and its cheapest (a placement whose household would take the neighbourhood past its
-size is skipped: a GAP agent holds ~80 jobs, and six of them made neighbourhoods of ~480 whose
-sub-solves hit their wall cap), then those who could use those placements, cheapest first, and
+A neighbourhood is ``NEIGHBOURHOOD_CHILDREN`` children around a seed child (drawn at random,
+uniformly or by regret, ``_Neighbours.seed``): those at its own placement and its cheapest (a
+placement whose household would take the neighbourhood past its size is skipped: a GAP agent
+holds ~80 jobs, and six of them made neighbourhoods of ~480 whose sub-solves hit their wall
+cap), then those who could use those placements, cheapest first, and
 the children living where each of them lives (so a chain of moves can open a bed). It is solved
 as an instance of its own (``matcher.neighbourhood``: everyone else held as residents), exactly,
 in a fraction of a second, and kept when it lowers the objective. CP-SAT's own neighbourhoods work
