@@ -234,14 +234,16 @@ the plan after neighbourhood search (on county its steps overran a 60 s limit by
 without it)."""
 
 PREAMBLE_S = 2.0
-PREAMBLE_S_PER_PAIR = 7e-6
-PREAMBLE_S_PER_CELL = 3e-7
+PREAMBLE_S_PER_PAIR = 4e-6
+PREAMBLE_S_PER_CELL = 2.7e-7
 """What a large model's plan 1 spends before neighbourhood search (options, the greedy plan, the
 bound, the shortlist, the search's own set-up): ``PREAMBLE_S`` + these per option pair and per
-child x placement tested, ~4.5 s on county's 287k pairs (1.8M cells), ~41 s on a 5,000-child
-instance's 5M (14M), ~110 s on 20,000 children's 5.9M capped options (225M; 116 s measured).
-Reproducible mode takes it from plan 1's share of the time limit to count its steps without
-reading the clock."""
+child x placement tested. Measured (eighteenth session): county (287k pairs, 0.8M cells) 1.5 s,
+2,000 children (783k, 2.2M) 2.6 s, 5,000 (5M, 14M) 18.2 s, 20,000 (5.9M capped options, 225M)
+58.3 s; the fit to the two largest, x 1.5 for a slow hour, gives 25.8 s and 86 s there. The
+constants before (7e-6, 3e-7) date from when options took twice as long: a 5,000-child 60 s
+run's steps had 18 s and it ended at 27 s. Reproducible mode takes it from plan 1's share of the
+time limit to count its steps without reading the clock."""
 
 BOUND_MIN_S = 3.0
 BOUND_S_PER_PAIR = 2e-6
