@@ -200,7 +200,7 @@ def improve(
             if guide is None:
                 continue  # asked for the last time; the wait may have used the clock up
         steps += 1
-        seed = finder.seed(rng)
+        seed, by_regret = finder.seed(rng)
         free = finder.around(seed)
         hood = neighbourhood(instance, cands, finder.plan, free, money, made)
         left = wall_limit - (time.perf_counter() - started)
@@ -210,7 +210,7 @@ def improve(
         if search.outcomes is not None:
             found = make_plan(hood.instance, hood.candidates, search.outcomes, rank=1)
         better = found is not None and found.objective < hood.objective - 0.005
-        finder.scored(seed, better)
+        finder.scored(seed, by_regret, better)
         if found is not None and better:
             objective += found.objective - hood.objective
             money += found.marginal_weekly_cost - hood.marginal_weekly_cost
@@ -316,7 +316,6 @@ class _Neighbours:
         self.record = {True: (0, 0), False: (0, 0)}
         """Per way of drawing seeds (by regret or not): steps that found a better plan, and
         steps."""
-        self.by_regret = False
         self.regret = {child: self._regret(child) for child in self.children}
 
     def _regret(self, child: str) -> int:
@@ -343,24 +342,24 @@ class _Neighbours:
                 regret += to_pence(weights.sibling_split)
         return regret
 
-    def seed(self, rng: random.Random) -> str:
+    def seed(self, rng: random.Random) -> tuple[str, bool]:
         """The child a step starts from: drawn with weight its regret (halved for each step
         from it that found nothing since its outcome last changed), or uniformly. Each way is
         taken in proportion to its steps' rate of success so far (adaptive, as in ALNS): on a
         5,000-child authority ~30 steps fit in a minute, and a uniform seed is most often a
-        settled child with nothing to gain; on some GAP instances every job's regret is noise."""
+        settled child with nothing to gain; on some GAP instances every job's regret is noise.
+        Returns the child and whether it was drawn by regret."""
         rates = {way: (found + 1) / (taken + 2) for way, (found, taken) in self.record.items()}
         weights = [self.regret[c] / (1 << min(self.misses[c], 30)) for c in self.children]
-        self.by_regret = rng.random() < rates[True] / (rates[True] + rates[False])
-        self.by_regret = self.by_regret and sum(weights) > 0
-        if self.by_regret:
-            return rng.choices(self.children, weights)[0]
-        return rng.choice(self.children)
+        by_regret = rng.random() < rates[True] / (rates[True] + rates[False])
+        if by_regret and sum(weights) > 0:
+            return rng.choices(self.children, weights)[0], True
+        return rng.choice(self.children), False
 
-    def scored(self, seed: str, better: bool) -> None:
-        """The step from ``seed`` found a better plan or not (``seed``'s way is scored)."""
-        found, taken = self.record[self.by_regret]
-        self.record[self.by_regret] = (found + better, taken + 1)
+    def scored(self, seed: str, by_regret: bool, better: bool) -> None:
+        """The step from ``seed`` (drawn by regret or not) found a better plan or not."""
+        found, taken = self.record[by_regret]
+        self.record[by_regret] = (found + better, taken + 1)
         if not better:
             self.misses[seed] += 1
 

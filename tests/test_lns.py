@@ -131,14 +131,14 @@ def test_seeds_are_drawn_by_regret_and_a_fruitless_seed_fades() -> None:
     finder = lns._Neighbours(data, candidates(data), plan)
     finder.record = {True: (10**9, 10**9), False: (0, 10**9)}  # uniform seeds never helped
     rng = random.Random(0)
-    assert {finder.seed(rng) for _ in range(100)} == {"B", "C"}  # A has no regret
+    assert {finder.seed(rng)[0] for _ in range(100)} == {"B", "C"}  # A has no regret
     for _ in range(40):
-        finder.scored("C", better=False)
-    assert {finder.seed(rng) for _ in range(100)} == {"B"}
+        finder.scored("C", by_regret=True, better=False)
+    assert {finder.seed(rng)[0] for _ in range(100)} == {"B"}
     finder.move({"C": Outcome("P3")})  # no change: still faded
-    assert {finder.seed(rng) for _ in range(100)} == {"B"}
+    assert {finder.seed(rng)[0] for _ in range(100)} == {"B"}
     finder.move({"C": Outcome("P2")})
-    assert "C" in {finder.seed(rng) for _ in range(100)}
+    assert "C" in {finder.seed(rng)[0] for _ in range(100)}
 
 
 def test_the_way_seeds_are_drawn_follows_its_success() -> None:
@@ -148,9 +148,9 @@ def test_the_way_seeds_are_drawn_follows_its_success() -> None:
     rng = random.Random(0)
     ways = []
     for _ in range(200):
-        finder.seed(rng)
-        ways.append(finder.by_regret)
-        finder.scored("B", better=not finder.by_regret)
+        _, by_regret = finder.seed(rng)
+        ways.append(by_regret)
+        finder.scored("B", by_regret, better=not by_regret)
     assert sum(ways[:20]) >= 3 and sum(ways[-100:]) <= 15  # half of them without it
 
 
