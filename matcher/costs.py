@@ -24,15 +24,21 @@ def fees_on_count(instance: Instance) -> set[str]:
     return {p.id for p in instance.placements if p.block_beds and p.weekly_cost}
 
 
-def fixed_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
-    """Each placement's fee (unless in ``counted_fees``) and out-of-area penalty, in pence."""
+def fee_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
+    """Each placement's fee a child, in pence: 0 for those in ``counted_fees``, whose fee is
+    charged on the count beyond their block beds instead."""
     fees = PENCE_PER_POUND * np.array([p.weekly_cost for p in instance.placements], np.int64)
     if counted_fees:
         counted = np.array([p.id in counted_fees for p in instance.placements], dtype=bool)
         fees = np.where(counted, 0, fees)
+    return fees
+
+
+def fixed_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
+    """Each placement's fee (``fee_pence``) and out-of-area penalty, in pence."""
     out_of_area = to_pence(instance.policy.weights.out_of_area)
     in_area = np.array([p.in_area for p in instance.placements], dtype=bool)
-    return fees + np.where(in_area, 0, out_of_area)
+    return fee_pence(instance, counted_fees) + np.where(in_area, 0, out_of_area)
 
 
 def pair_pence(

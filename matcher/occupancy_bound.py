@@ -56,7 +56,7 @@ from ortools.linear_solver import pywraplp
 
 from matcher.bounds import CapacityBound, Relaxation, per_child, whole_pence
 from matcher.compatibility import may_join
-from matcher.costs import fees_on_count
+from matcher.costs import fee_pence, fees_on_count
 from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.plans import Outcome
@@ -463,15 +463,14 @@ def _pair_money(instance: Instance, rel: Relaxation) -> np.ndarray:
     """Per pair, the weekly money the budget counts for it (pence, as the model's
     ``weekly_budget`` family): its fee unless charged on the count beyond block beds, its
     uplift and the cheapest outreach fee its cost includes."""
-    counted = fees_on_count(instance)
-    fees = [0 if p.id in counted else p.weekly_cost for p in instance.placements]
+    fees = fee_pence(instance, fees_on_count(instance))
     needs = instance.meta.needs
     levels = np.array([[c.needs.get(need, 0) for need in needs] for c in instance.children])
     uplift = instance.cost_uplift_matrix  # pounds a level, needs x placements
     per_pair = np.zeros(len(rel.child_of))
     if len(needs):
         per_pair = np.einsum("qi,iq->q", levels[rel.child_of], uplift[:, rel.place_of])
-    return to_pence(1) * (np.array(fees, dtype=float)[rel.place_of] + per_pair) + rel.team_fee
+    return fees[rel.place_of] + to_pence(1) * per_pair + rel.team_fee
 
 
 class _Pricing:
