@@ -1,8 +1,9 @@
 """Who may live with whom: the policy rules and sole occupancy as a plain yes/no test.
 
-Used where plans are built one child at a time (the greedy baseline, the instance generator) and
+Used where plans are built one child at a time (the greedy baseline, the instance generator),
 where the occupancy bound asks which sets of children may share a placement
-(``matcher.occupancy_bound``). The CP-SAT model states the same rules as constraints
+(``matcher.occupancy_bound``), and where the bed relaxation asks where a required sibling group
+could live (``matcher.bounds``). The CP-SAT model states the same rules as constraints
 (``matcher.cpsat.constraints``) and the independent checker re-derives them (``matcher.verify``);
 neither uses this module.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from matcher.domain import Rules
+from matcher.domain import Child, Placement, Rules
+from matcher.eligibility import Candidates
+from matcher.instance import Instance
 
 HSB = "harmful_sexual_behaviour"
 
@@ -53,4 +56,49 @@ def may_join(person: Occupant, occupants: Sequence[Occupant], rules: Rules) -> b
             alike = sum(o.needs.get(limit.need, 0) >= limit.min_level for o in occupants)
             if alike + 1 > limit.max:
                 return False
+    return True
+
+
+def required_group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[str]]:
+    """For each member of a required sibling group (two or more members), the placements that
+    could take the whole group at once whoever else is placed: an option of every member (not an
+    ending member's own), beds and staff units for all of them beside the residents, no conflict
+    pair among them, and the household rules held with the residents and each other. A group
+    with none can only be unplaced or go home (contract 1.7), which a relaxation that places
+    children one by one would miss."""
+    rules = instance.policy.rules
+    hosts: dict[str, frozenset[str]] = {}
+    for group in instance.sibling_groups:
+        ids = instance.sibling_members.get(group.id, [])
+        if group.together != "required" or len(ids) < 2:
+            continue
+        members = [instance.child_by_id[m] for m in ids]
+        places = [
+            {o.placement for o in cands.options[m.id]}
+            - ({m.current_placement} if m.status == "ending" else set())
+            for m in members
+        ]
+        apart = any(c.a in ids and c.b in ids for c in instance.conflicts)
+        shared = set() if apart else set.intersection(*places)
+        able = frozenset(
+            p for p in shared if _may_host(instance.placement_by_id[p], members, rules)
+        )
+        hosts.update(dict.fromkeys(ids, able))
+    return hosts
+
+
+def _may_host(placement: Placement, members: Sequence[Child], rules: Rules) -> bool:
+    """Whether ``placement`` could take every one of ``members`` beside its residents."""
+    if placement.capacity - len(placement.residents) < len(members):
+        return False
+    if placement.staff_capacity is not None:
+        staff = sum(r.staffing for r in placement.residents)
+        staff += sum(m.staff_units(placement.id) for m in members)
+        if staff > placement.staff_capacity:
+            return False
+    occupants: list[Occupant] = list(placement.residents)
+    for member in members:
+        if not may_join(member, occupants, rules):
+            return False
+        occupants.append(member)
     return True

@@ -98,6 +98,58 @@ def test_capacity_bound_counts_fees_beyond_block_beds_outreach_and_ending_placem
     assert capacity_bound(data, candidates(data)).bound == 286000
 
 
+REQUIRED = {"sibling_groups": [{"id": "G", "together": "required"}]}
+SIBLINGS = [child("A", sibling_group="G"), child("B", sibling_group="G")]
+
+
+@pytest.mark.parametrize(
+    ("name", "children", "placements", "sections"),
+    [
+        (
+            "only the dear home takes both",
+            SIBLINGS,
+            [place("P1", cost=100), place("P2", cost=100), place("PAIR", capacity=2, cost=900)],
+            REQUIRED,
+        ),
+        ("no home takes both", SIBLINGS, [place("P1", cost=100), place("P2", cost=100)], REQUIRED),
+        (
+            "a resident's age rules the cheap pair of beds out",
+            [
+                child("A", age=15, sibling_group="G", needs={"harmful_sexual_behaviour": 1}),
+                child("B", age=15, sibling_group="G"),
+            ],
+            [
+                place(
+                    "CHEAP",
+                    capacity=3,
+                    cost=100,
+                    meets={"harmful_sexual_behaviour": 1},
+                    residents=[{"age": 9, "sex": "F", "needs": {}}],
+                ),
+                place("DEAR", capacity=2, cost=900, meets={"harmful_sexual_behaviour": 1}),
+            ],
+            REQUIRED,
+        ),
+        (
+            "the siblings are a conflict pair",
+            SIBLINGS,
+            [place("PAIR", capacity=2, cost=100)],
+            {**REQUIRED, "conflicts": [{"a": "A", "b": "B"}]},
+        ),
+    ],
+)
+def test_capacity_bound_keeps_a_required_sibling_group_where_it_could_live(
+    name: str, children: list, placements: list, sections: dict
+) -> None:
+    """Each child alone would take a cheap bed; the group can only live where all of it fits
+    (beds, rules with the residents and each other, no conflict pair) or be unplaced, and the
+    bound is then the optimum."""
+    data = instance(children, placements, **sections)
+    optimum = best_plan(data)
+    assert optimum is not None
+    assert capacity_bound(data, candidates(data)).bound == round(optimum.objective * 100), name
+
+
 @pytest.fixture
 def capped(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """Every instance counts as huge; each child keeps the options ``capped(n)`` says."""

@@ -76,9 +76,16 @@ def _optimum_pence(data: Instance) -> int:
             {"sibling_groups": [{"id": "G", "together": "preferred"}]},
         ),
         (
-            "a required sibling group fits only in the dear home",
-            [child("A", sibling_group="G"), child("B", sibling_group="G")],
-            [place("P1", cost=100), place("P2", cost=100), place("PAIR", capacity=2, cost=900)],
+            "a required sibling group split between two homes that could each take it",
+            [
+                child("A", sibling_group="G"),
+                child("B", sibling_group="G"),
+                child("X", allowed_types=["foster"]),
+            ],
+            [
+                place("CHEAP", capacity=2, cost=100),
+                place("DEAR", capacity=2, cost=900, type="residential"),
+            ],
             {"sibling_groups": [{"id": "G", "together": "required"}]},
         ),
         (
