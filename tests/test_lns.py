@@ -249,9 +249,14 @@ def test_a_guide_due_after_the_steps_end_is_asked_before_the_search_ends() -> No
     assert len(waits) == 1 and improved.outcomes == optimum
 
 
-def test_the_children_a_guide_chose_are_re_solved_before_its_plan_is_judged() -> None:
+@pytest.mark.parametrize("size", [lns.NEIGHBOURHOOD_CHILDREN, 3])
+def test_the_children_a_guide_chose_are_re_solved_before_its_plan_is_judged(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The optimum with six new children needlessly unplaced is dearer than the greedy plan;
-    re-solved first (the guide names those children), it is the optimum, taken at once."""
+    re-solved first (the guide names those children), it is the optimum, taken at once, also
+    when they take several neighbourhoods of ``size`` children."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", size)
     data = read_instance(ROOT / "instances" / "tight-small.json")
     cands = candidates(data)
     start = greedy_plan(data, cands)
