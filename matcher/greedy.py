@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from matcher.bounds import CapacityBound
-from matcher.compatibility import Occupant, may_join
+from matcher.compatibility import Occupant, may_join, required_group_hosts
 from matcher.domain import Child
 from matcher.eligibility import Candidates, Option, candidates
 from matcher.instance import Instance
@@ -244,7 +244,7 @@ def greedy_plan(
             continue
         for child in unit:
             outcomes[child.id] = _place_alone(state, child, usable(child), cands)
-    _free_beds_by_moving(state, usable, outcomes)
+    _free_beds_by_moving(state, usable, outcomes, required_group_hosts(instance, cands))
     return {c.id: outcomes[c.id] for c in instance.children}
 
 
@@ -279,11 +279,16 @@ placements with many occupants)."""
 
 
 def _free_beds_by_moving(
-    state: _State, usable: Callable[[Child], list[Option]], outcomes: dict[str, Outcome]
+    state: _State,
+    usable: Callable[[Child], list[Option]],
+    outcomes: dict[str, Outcome],
+    hosts: dict[str, frozenset[str]],
 ) -> None:
     """Second pass: for each unplaced child, or sibling group with no member placed, free enough
     beds in one placement by moving occupants elsewhere, when seating them saves more than the
-    moves cost (what a placement officer tries next)."""
+    moves cost (what a placement officer tries next). A required group tries only placements
+    that could take all of it (``hosts``): its cheapest shared ones are mostly one-bed foster
+    carers (a 3,000-child authority left three groups of three unplaced)."""
     instance = state.instance
     every_group = {g.id for g in instance.sibling_groups}
     waiting = [
@@ -295,6 +300,8 @@ def _free_beds_by_moving(
     moves = _Moves.counted(instance, outcomes)
     for unit in waiting:
         by_child, ranked = _ranked_shared(instance, unit, usable)
+        if unit[0].id in hosts:
+            ranked = [p for p in ranked if p in hosts[unit[0].id]]
         for pid in ranked[:SWAP_OPTIONS]:
             seats = {c.id: by_child[c.id][pid] for c in unit}
             if _make_room(state, unit, seats, usable, moves, outcomes):
