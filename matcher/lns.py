@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from matcher.compatibility import required_group_hosts
 from matcher.costs import fees_on_count
 from matcher.cpsat import build_model
 from matcher.cpsat.objective import option_costs
@@ -307,10 +308,13 @@ class _Neighbours:
         self.able: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.cheapest: dict[str, list[str]] = {}
         self.least: dict[str, int] = {}
+        hosts = required_group_hosts(instance, cands)
         for child, options in cands.options.items():
             ranked = sorted(zip(costs[child], (o.placement for o in options), strict=True))
-            self.cheapest[child] = [p for _, p in ranked[:SEED_PLACEMENTS]]
             self.least[child] = ranked[0][0] if ranked else 0
+            if child in hosts:  # a required group's member: only where all of it could live
+                ranked = [(cost, p) for cost, p in ranked if p in hosts[child]]
+            self.cheapest[child] = [p for _, p in ranked[:SEED_PLACEMENTS]]
             for cost, placement in ranked:
                 self.able[placement].append((cost, child))
         self.children = [c.id for c in instance.children]

@@ -100,6 +100,40 @@ def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
     assert len(free) == 5
 
 
+def test_an_unplaced_required_group_s_neighbourhood_holds_where_all_of_it_could_live(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each sibling's cheapest places take one child; only the dear home takes both. A step
+    from a sibling frees the children living there (X), not those at the cheap places."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 3)
+    data = instance(
+        [
+            child("A", sibling_group="G"),
+            child("B", sibling_group="G"),
+            child("X", ruled_out=["C1", "C2"]),
+            child("Y", ruled_out=["PAIR"]),
+            child("Z", ruled_out=["PAIR"]),
+        ],
+        [
+            place("C1", cost=100),
+            place("C2", cost=100),
+            place("PAIR", capacity=2, cost=800),
+            place("DEAR", capacity=2, cost=900),
+        ],
+        sibling_groups=[{"id": "G", "together": "required"}],
+    )
+    plan = {
+        "A": Outcome(None),
+        "B": Outcome(None),
+        "X": Outcome("PAIR"),
+        "Y": Outcome("C1"),
+        "Z": Outcome("C2"),
+    }
+    finder = lns._Neighbours(data, candidates(data), plan)
+    assert finder.cheapest["A"] == ["PAIR", "DEAR"]
+    assert finder.around("A") == {"A", "B", "X"}
+
+
 def test_regret_is_the_cost_above_the_cheapest_option_unplaced_or_split() -> None:
     """A at its dearer home (£700 against £500), B split from its preferred sibling A, C
     unplaced at priority 2, D at its cheapest: regret in pence, updated as outcomes change."""
