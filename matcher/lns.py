@@ -312,12 +312,14 @@ class _Neighbours:
         for child, options in cands.options.items():
             ranked = sorted(zip(costs[child], (o.placement for o in options), strict=True))
             self.least[child] = ranked[0][0] if ranked else 0
-            if child in hosts:  # a required group's member: only where all of it could live
+            if hosts.get(child):  # a required group's member: only where all of it could live
                 ranked = [(cost, p) for cost, p in ranked if p in hosts[child]]
             self.cheapest[child] = [p for _, p in ranked[:SEED_PLACEMENTS]]
             for cost, placement in ranked:
                 self.able[placement].append((cost, child))
         self.children = [c.id for c in instance.children]
+        self.homeless = {child for child, places in hosts.items() if not places}
+        """Members of required groups that no placement could take whole: never placed."""
         self.groups_of: dict[str, list[list[str]]] = defaultdict(list)
         for group in instance.sibling_groups:
             members = instance.sibling_members.get(group.id, [])
@@ -332,11 +334,13 @@ class _Neighbours:
 
     def _regret(self, child: str) -> int:
         """How far the child's outcome costs above its cheapest option (pence): unplaced at its
-        weighted penalty, home at none; plus the split penalty of each preferred sibling group
-        of its that the plan splits."""
+        weighted penalty (none for a member of a group no placement could take), home at none;
+        plus the split penalty of each preferred sibling group of its that the plan splits."""
         placement = self.plan[child].placement
         weights = self.instance.policy.weights
-        if placement is None:
+        if placement is None and child in self.homeless:
+            regret = 0
+        elif placement is None:
             priority = self.instance.child_by_id[child].priority
             regret = to_pence(weights.unplaced * priority)
         elif placement == HOME:

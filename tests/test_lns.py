@@ -134,6 +134,20 @@ def test_an_unplaced_required_group_s_neighbourhood_holds_where_all_of_it_could_
     assert finder.around("A") == {"A", "B", "X"}
 
 
+def test_a_required_group_no_placement_could_take_has_no_regret() -> None:
+    """Two siblings who must live together and one-bed places only: unplaced in every plan, so
+    nothing to gain from them; a step from one still frees the children at its cheapest places."""
+    data = instance(
+        [child("A", sibling_group="G"), child("B", sibling_group="G"), child("X", priority=2)],
+        [place("C1", cost=100), place("C2", cost=200)],
+        sibling_groups=[{"id": "G", "together": "required"}],
+    )
+    plan = {"A": Outcome(None), "B": Outcome(None), "X": Outcome(None)}
+    finder = lns._Neighbours(data, candidates(data), plan)
+    assert finder.regret == {"A": 0, "B": 0, "X": 50000 * 100 * 2}
+    assert finder.cheapest["A"] == ["C1", "C2"]
+
+
 def test_regret_is_the_cost_above_the_cheapest_option_unplaced_or_split() -> None:
     """A at its dearer home (£700 against £500), B split from its preferred sibling A, C
     unplaced at priority 2, D at its cheapest: regret in pence, updated as outcomes change."""
