@@ -4,6 +4,8 @@ Today's children stay where their placement still allows it; then the most urgen
 constrained children (sibling groups as one unit) each take the cheapest option that still fits:
 a free bed, the rules with whoever lives there, no conflict partner, an outreach slot where one is
 needed, the budget. A child with no such option returns home if allowed, or is left unplaced.
+Last, each child or group still unplaced may have beds freed for it by moving occupants on
+(``_free_beds_by_moving``), in chains of two moves where one will not do.
 """
 
 from __future__ import annotations
@@ -302,9 +304,11 @@ def _free_beds_by_moving(
         by_child, ranked = _ranked_shared(instance, unit, usable)
         if unit[0].id in hosts:
             ranked = [p for p in ranked if p in hosts[unit[0].id]]
-        for pid in ranked[:SWAP_OPTIONS]:
+        for chain, pid in [(False, p) for p in ranked[:SWAP_OPTIONS]] + [
+            (True, p) for p in ranked[:SWAP_OPTIONS]
+        ]:
             seats = {c.id: by_child[c.id][pid] for c in unit}
-            if _make_room(state, unit, seats, usable, moves, outcomes):
+            if _make_room(state, unit, seats, usable, moves, outcomes, chain):
                 break
 
 
@@ -315,10 +319,13 @@ def _make_room(
     usable: Callable[[Child], list[Option]],
     moves: _Moves,
     outcomes: dict[str, Outcome],
+    chain: bool = False,
 ) -> bool:
     """Seat ``unit`` at one placement, moving occupants elsewhere first where beds or rules are
-    in the way. Commits only if the unplaced penalties saved exceed the unit's costs there plus
-    every move's penalty and change of cost; otherwise leaves the state as it was."""
+    in the way (with ``chain``, also where a child living at an occupant's option moves on to
+    make way for it: tried only once no placement can be freed without). Commits only if the
+    unplaced penalties saved exceed the unit's costs there plus every move's penalty and change
+    of cost; otherwise leaves the state as it was."""
     instance = state.instance
     weights = instance.policy.weights
     pid = next(iter(options.values())).placement
@@ -330,7 +337,7 @@ def _make_room(
         return False  # freeing staff units is not a bed swap: left to the search
     start = state.mark()
     spent = 0.0
-    relocated: dict[str, Outcome] = {}
+    attempt = _Attempt(state, usable, moves, outcomes)
     movers = [
         instance.child_by_id[c]
         for c in sorted(state.ours[pid])
@@ -339,37 +346,51 @@ def _make_room(
     for occupant in [None, *movers[:MOVERS_PER_TRY]]:
         if occupant is not None:
             left = gain - spent
-            spent += _relocate(state, occupant, pid, left, usable, moves, outcomes, relocated)
+            spent += _relocate(attempt, occupant, pid, left, chain)
         if state.free[pid] >= len(unit):
             placed = state.place_all(unit, options)
             if placed is not None:
-                moves.commit(relocated, outcomes)
+                moves.commit(attempt.relocated, outcomes)
                 moves.commit({c.id: p for c, p in zip(unit, placed, strict=True)}, outcomes)
                 return True
     state.undo_to(start)
     return False
 
 
+@dataclass
+class _Attempt:
+    """One try at seating a unit: the state, each child's options, the moves so far, the plan,
+    and the outcomes of the children moved for it (committed only if the unit is seated)."""
+
+    state: _State
+    usable: Callable[[Child], list[Option]]
+    moves: _Moves
+    outcomes: dict[str, Outcome]
+    relocated: dict[str, Outcome] = field(default_factory=dict)
+
+
 def _relocate(
-    state: _State,
+    attempt: _Attempt,
     occupant: Child,
     pid: str,
     budget: float,
-    usable: Callable[[Child], list[Option]],
-    moves: _Moves,
-    outcomes: dict[str, Outcome],
-    relocated: dict[str, Outcome],
+    chain: bool = False,
+    avoid: str | None = None,
 ) -> float:
     """Move ``occupant`` out of ``pid`` to its cheapest other option costing under ``budget``
-    (move penalty included); return what the move cost, or 0 if it stays put."""
+    (move penalty included, never into ``avoid``), or, failing that and with ``chain``, to one
+    of its ``CHAIN_OPTIONS`` cheapest full ones once one of the children there has moved on to
+    a free bed (not into ``pid``); return what the moves cost, or 0 if it stays put."""
+    state, usable, relocated = attempt.state, attempt.usable, attempt.relocated
     instance = state.instance
     staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
-    if staying and not moves.room_for_one_more(relocated, outcomes):
+    if staying and not attempt.moves.room_for_one_more(relocated, attempt.outcomes):
         return 0.0
     penalty = getattr(instance.policy.weights, f"move_{occupant.status}") if staying else 0.0
     here = next(o for o in usable(occupant) if o.placement == pid)
     before = state.mark()
-    state.remove(occupant, outcomes[occupant.id])
+    state.remove(occupant, relocated.get(occupant.id, attempt.outcomes[occupant.id]))
+    full: list[tuple[Option, float]] = []
     for elsewhere in usable(occupant):
         extra = (
             penalty
@@ -378,14 +399,53 @@ def _relocate(
         )
         if extra >= budget:
             break
-        if elsewhere.placement == pid or state.free[elsewhere.placement] < 1:
+        if elsewhere.placement in (pid, avoid):
+            continue
+        if state.free[elsewhere.placement] < 1:
+            full.append((elsewhere, extra))
             continue
         moved = state.try_place(occupant, elsewhere)
         if moved is not None:
             relocated[occupant.id] = moved
             return extra
+    if chain:  # one link of a chain: a bed freed for the occupant at a full option
+        for elsewhere, extra in full[:CHAIN_OPTIONS]:
+            spent = _make_way(attempt, occupant, elsewhere, pid, budget - extra)
+            if spent is not None:
+                return extra + spent
     state.undo_to(before)
     return 0.0
+
+
+CHAIN_OPTIONS = 5
+"""Full options of an occupant that cannot move straight to a free bed where a child living
+there is moved on first, at most: on a 3,000-child authority a group of three could only live
+in carers whose three children each had one of them with no free bed it could take."""
+
+
+def _make_way(
+    attempt: _Attempt, occupant: Child, option: Option, pid: str, budget: float
+) -> float | None:
+    """Place ``occupant`` (taken out of ``pid``) at the full ``option`` after moving one of the
+    children there (not one this attempt has moved already) on to a free bed elsewhere (not
+    into ``pid``); what that move cost, or None (the state as it was)."""
+    state, relocated, target = attempt.state, attempt.relocated, option.placement
+    for mover_id in sorted(state.ours[target])[:MOVERS_PER_TRY]:
+        mover = state.instance.child_by_id[mover_id]
+        if mover.sibling_group is not None or mover_id in relocated:  # moved once is enough
+            continue
+        mark = state.mark()
+        spent = _relocate(attempt, mover, target, budget, avoid=pid)
+        if mover_id in relocated:
+            moved = state.try_place(occupant, option)
+            if moved is not None and attempt.moves.allows(
+                {**relocated, occupant.id: moved}, attempt.outcomes
+            ):
+                relocated[occupant.id] = moved
+                return spent
+            relocated.pop(mover_id)
+        state.undo_to(mark)
+    return None
 
 
 @dataclass
@@ -406,6 +466,11 @@ class _Moves:
         if limit is None:
             return True
         return self.count + self._change(pending, outcomes) + 1 <= limit
+
+    def allows(self, pending: dict[str, Outcome], outcomes: dict[str, Outcome]) -> bool:
+        """Whether ``pending`` changes to ``outcomes`` keep the moves within the limit."""
+        limit = self.instance.policy.max_moves
+        return limit is None or self.count + self._change(pending, outcomes) <= limit
 
     def commit(self, changes: dict[str, Outcome], outcomes: dict[str, Outcome]) -> None:
         """Take ``changes`` into ``outcomes`` and the count."""
