@@ -402,14 +402,15 @@ def _relocate(
         if elsewhere.placement in (pid, avoid):
             continue
         if state.free[elsewhere.placement] < 1:
-            full.append((elsewhere, extra))
+            if chain and len(full) < CHAIN_OPTIONS:
+                full.append((elsewhere, extra))
             continue
         moved = state.try_place(occupant, elsewhere)
         if moved is not None:
             relocated[occupant.id] = moved
             return extra
     if chain:  # one link of a chain: a bed freed for the occupant at a full option
-        for elsewhere, extra in full[:CHAIN_OPTIONS]:
+        for elsewhere, extra in full:
             spent = _make_way(attempt, occupant, elsewhere, pid, budget - extra)
             if spent is not None:
                 return extra + spent
@@ -420,7 +421,7 @@ def _relocate(
 CHAIN_OPTIONS = 5
 """Full options of an occupant that cannot move straight to a free bed where a child living
 there is moved on first, at most: on a 3,000-child authority a group of three could only live
-in carers whose three children each had one of them with no free bed it could take."""
+in four carers, each holding one child with no free bed it could take."""
 
 
 def _make_way(
