@@ -5,7 +5,8 @@ constrained children (sibling groups as one unit) each take the cheapest option 
 a free bed, the rules with whoever lives there, no conflict partner, an outreach slot where one is
 needed, the budget. A child with no such option returns home if allowed, or is left unplaced.
 Last, each child or group still unplaced may have beds freed for it by moving occupants on
-(``_free_beds_by_moving``), in chains of two moves where one will not do.
+(``_free_beds_by_moving``), in chains of two moves where one will not do, siblings moving on
+together.
 """
 
 from __future__ import annotations
@@ -338,23 +339,72 @@ def _make_room(
     start = state.mark()
     spent = 0.0
     attempt = _Attempt(state, usable, moves, outcomes)
-    movers = [
-        instance.child_by_id[c]
-        for c in sorted(state.ours[pid])
-        if instance.child_by_id[c].sibling_group is None
-    ]
-    for occupant in [None, *movers[:MOVERS_PER_TRY]]:
-        if occupant is not None:
-            left = gain - spent
-            spent += _relocate(attempt, occupant, pid, left, chain)
-        if state.free[pid] >= len(unit):
-            placed = state.place_all(unit, options)
-            if placed is not None:
-                moves.commit(attempt.relocated, outcomes)
-                moves.commit({c.id: p for c, p in zip(unit, placed, strict=True)}, outcomes)
+
+    def seated() -> bool:
+        if state.free[pid] < len(unit):
+            return False
+        placed = state.place_all(unit, options)
+        if placed is None:
+            return False
+        moves.commit(attempt.relocated, outcomes)
+        moves.commit({c.id: p for c, p in zip(unit, placed, strict=True)}, outcomes)
+        return True
+
+    if seated():
+        return True
+    here = [instance.child_by_id[c] for c in sorted(state.ours[pid])]
+    for occupant in [c for c in here if c.sibling_group is None][:MOVERS_PER_TRY]:
+        spent += _relocate(attempt, occupant, pid, gain - spent, chain)
+        if seated():
+            return True
+    if chain:  # siblings living there move on together
+        every_group = {str(c.sibling_group) for c in here if c.sibling_group is not None}
+        for group in _units([c for c in here if c.sibling_group is not None], every_group):
+            spent += _move_group(attempt, group, pid, gain - spent)
+            if seated():
                 return True
     state.undo_to(start)
     return False
+
+
+def _move_group(attempt: _Attempt, group: list[Child], pid: str, budget: float) -> float:
+    """Move the siblings ``group`` living at ``pid`` together to the cheapest other placement
+    with beds for all of them, costing under ``budget`` (move penalties included) and within
+    ``max_moves``; return what the move cost, or 0 if they stay put."""
+    state, usable = attempt.state, attempt.usable
+    instance = state.instance
+    here = {o.child: o for c in group for o in usable(c) if o.placement == pid}
+    if len(here) < len(group):
+        return 0.0
+
+    def penalty(child: Child) -> float:
+        staying = child.status in ("settled", "at_risk") and child.current_placement == pid
+        return getattr(instance.policy.weights, f"move_{child.status}") if staying else 0.0
+
+    before = state.mark()
+    for child in group:
+        state.remove(child, attempt.relocated.get(child.id, attempt.outcomes[child.id]))
+    by_child, ranked = _ranked_shared(instance, group, usable)
+    for place in ranked:
+        if place == pid or state.free[place] < len(group):
+            continue
+        seats = {c.id: by_child[c.id][place] for c in group}
+        extra = sum(
+            penalty(c) + _pair_cost(instance, c, seats[c.id]) - _pair_cost(instance, c, here[c.id])
+            for c in group
+        )
+        if extra >= budget:
+            break  # ranked by cost, and the penalties do not change with the place
+        mark = state.mark()
+        placed = state.place_all(group, seats)
+        if placed is not None:
+            pending = {c.id: p for c, p in zip(group, placed, strict=True)}
+            if attempt.moves.allows({**attempt.relocated, **pending}, attempt.outcomes):
+                attempt.relocated.update(pending)
+                return extra
+        state.undo_to(mark)
+    state.undo_to(before)
+    return 0.0
 
 
 @dataclass

@@ -68,3 +68,24 @@ def test_greedy_plans_of_the_shared_examples_pass_the_checker(
     cands = candidates(data)
     plan = make_plan(data, cands, greedy_plan(data, cands), rank=1)
     assert check_plan(data, plan.to_dict()) == []
+
+
+def test_siblings_living_in_the_only_home_for_a_waiting_group_move_on_together() -> None:
+    """The only home for the pair A, B holds the settled pair C, D, who may live together in
+    the other two-bed home: they move there together, and A and B take their home."""
+    settled = {"status": "settled", "current_placement": "PAIR"}
+    data = instance(
+        [
+            child("A", sibling_group="G", ruled_out=["OTHER"]),
+            child("B", sibling_group="G", ruled_out=["OTHER"]),
+            child("C", sibling_group="H", **settled),
+            child("D", sibling_group="H", **settled),
+        ],
+        [place("PAIR", capacity=2, cost=300), place("OTHER", capacity=2, cost=400)],
+        sibling_groups=[
+            {"id": "G", "together": "required"},
+            {"id": "H", "together": "required"},
+        ],
+    )
+    together = dict.fromkeys("AB", Outcome("PAIR")) | dict.fromkeys("CD", Outcome("OTHER"))
+    assert greedy_plan(data, candidates(data)) == together
