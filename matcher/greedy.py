@@ -11,6 +11,7 @@ together.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -305,9 +306,7 @@ def _free_beds_by_moving(
         by_child, ranked = _ranked_shared(instance, unit, usable)
         if unit[0].id in hosts:
             ranked = [p for p in ranked if p in hosts[unit[0].id]]
-        for chain, pid in [(False, p) for p in ranked[:SWAP_OPTIONS]] + [
-            (True, p) for p in ranked[:SWAP_OPTIONS]
-        ]:
+        for chain, pid in itertools.product((False, True), ranked[:SWAP_OPTIONS]):
             seats = {c.id: by_child[c.id][pid] for c in unit}
             if _make_room(state, unit, seats, usable, moves, outcomes, chain):
                 break
@@ -377,10 +376,6 @@ def _move_group(attempt: _Attempt, group: list[Child], pid: str, budget: float) 
     if len(here) < len(group):
         return 0.0
 
-    def penalty(child: Child) -> float:
-        staying = child.status in ("settled", "at_risk") and child.current_placement == pid
-        return getattr(instance.policy.weights, f"move_{child.status}") if staying else 0.0
-
     before = state.mark()
     for child in group:
         state.remove(child, attempt.relocated.get(child.id, attempt.outcomes[child.id]))
@@ -390,7 +385,9 @@ def _move_group(attempt: _Attempt, group: list[Child], pid: str, budget: float) 
             continue
         seats = {c.id: by_child[c.id][place] for c in group}
         extra = sum(
-            penalty(c) + _pair_cost(instance, c, seats[c.id]) - _pair_cost(instance, c, here[c.id])
+            _leaving_penalty(instance, c, pid)
+            + _pair_cost(instance, c, seats[c.id])
+            - _pair_cost(instance, c, here[c.id])
             for c in group
         )
         if extra >= budget:
@@ -433,10 +430,11 @@ def _relocate(
     a free bed (not into ``pid``); return what the moves cost, or 0 if it stays put."""
     state, usable, relocated = attempt.state, attempt.usable, attempt.relocated
     instance = state.instance
-    staying = occupant.status in ("settled", "at_risk") and occupant.current_placement == pid
-    if staying and not attempt.moves.room_for_one_more(relocated, attempt.outcomes):
+    if _leaves_home(occupant, pid) and not attempt.moves.room_for_one_more(
+        relocated, attempt.outcomes
+    ):
         return 0.0
-    penalty = getattr(instance.policy.weights, f"move_{occupant.status}") if staying else 0.0
+    penalty = _leaving_penalty(instance, occupant, pid)
     here = next(o for o in usable(occupant) if o.placement == pid)
     before = state.mark()
     state.remove(occupant, relocated.get(occupant.id, attempt.outcomes[occupant.id]))
@@ -534,6 +532,18 @@ class _Moves:
             _is_move(children[c], new) - _is_move(children[c], outcomes[c])
             for c, new in changes.items()
         )
+
+
+def _leaves_home(child: Child, pid: str) -> bool:
+    """Whether taking ``child`` out of ``pid`` is a move: it is settled or at risk there."""
+    return child.status in ("settled", "at_risk") and child.current_placement == pid
+
+
+def _leaving_penalty(instance: Instance, child: Child, pid: str) -> float:
+    """The move penalty (pounds) for taking ``child`` out of ``pid``; 0 if that is no move."""
+    if not _leaves_home(child, pid):
+        return 0.0
+    return float(getattr(instance.policy.weights, f"move_{child.status}"))
 
 
 def _is_move(child: Child, outcome: Outcome) -> bool:
