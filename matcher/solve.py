@@ -22,7 +22,8 @@ steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now m
 
 Large models (above ``LARGE_PATH_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
 capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), and is improved
-from the starting plan by neighbourhood search (``matcher.lns``), which uses one core. The
+by neighbourhood search (``matcher.lns``), which uses one core, from the starting plan or, if
+valid and cheaper, the greedy plan that follows the relaxation's own plan (``_followed``). The
 occupancy bound (``matcher.occupancy_bound``, which keeps each placement's household rules)
 raises the bound in a process beside it when there are two workers or more (``BoundBeside``);
 otherwise it gets ``OCCUPANCY_SHARE`` of that search's time before it. Its master LP's households
@@ -741,6 +742,8 @@ def _search_large(
         if improve_first:
             target = to_pence(make_plan(run.instance, run.cands, hint, rank=1).objective)
         relaxed = capacity_bound(run.instance, run.cands, target)
+    if improve_first and relaxed is not None and not run.instance.staff_limited:
+        hint = _followed(run, relaxed, hint)
     if improve_first and deadline - run.elapsed() < LARGE_SEARCH_MIN_S:
         # no time left for a shortlist model: the valid starting plan, with the bound if made
         plan = _start_as_plan(run, hint, NO_SEARCH)
@@ -863,6 +866,17 @@ def _search_large(
         complete_hint(pm, run.settings.time_limit * HINT_SHARE)
         whole = run.search(pm, rank, max(deadline - run.elapsed(), 0.0) / run.wall_left())
     return _best_of(short, whole, max(relaxed.bound, households))
+
+
+def _followed(run: _Run, relaxed: CapacityBound, start: dict[str, Outcome]) -> dict[str, Outcome]:
+    """The greedy plan that follows the bed relaxation's plan where the rules allow
+    (``greedy_plan``'s ``follow``), if it is valid and cheaper than ``start``, else ``start``.
+    Neighbourhood search from it: county-5000 £7.94M (the greedy plan) -> £7.63M before any
+    step, £7.45M after 30 s charged against £7.67M (benchmarks/README.md)."""
+    followed = greedy_plan(run.instance, run.cands, follow=relaxed.placed)
+    if _cheaper(run, followed, start) and _valid_start(run.instance, run.cands, followed):
+        return followed
+    return start
 
 
 def _places_everyone(plan: dict[str, Outcome]) -> bool:

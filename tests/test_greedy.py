@@ -1,4 +1,5 @@
-"""The greedy plan's second pass: seating a waiting unit by moving occupants elsewhere."""
+"""The greedy plan: following the bed relaxation's plan, and the second pass, which seats a
+waiting unit by moving occupants elsewhere."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from helpers import child, instance, place
 
 from matcher import greedy as greedy_module
+from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.io import read_instance
@@ -89,3 +91,48 @@ def test_siblings_living_in_the_only_home_for_a_waiting_group_move_on_together()
     )
     together = dict.fromkeys("AB", Outcome("PAIR")) | dict.fromkeys("CD", Outcome("OTHER"))
     assert greedy_plan(data, candidates(data)) == together
+
+
+def test_following_the_bed_relaxation_gives_a_contested_bed_to_who_loses_most_without_it() -> None:
+    """Urgent X takes the cheap bed first by the greedy rule, and Y, who may go nowhere else
+    but the dear place, pays for it. The bed relaxation sends X to its second choice instead,
+    and the greedy plan that follows it costs less."""
+    data = instance(
+        [child("X", priority=2), child("Y", ruled_out=["NEXT"])],
+        [place("CHEAP", cost=100), place("NEXT", cost=200), place("DEAR", cost=900)],
+    )
+    cands = candidates(data)
+    plain = greedy_plan(data, cands)
+    assert plain == {"X": Outcome("CHEAP"), "Y": Outcome("DEAR")}
+    followed = greedy_plan(data, cands, follow=capacity_bound(data, cands).placed)
+    assert followed == {"X": Outcome("NEXT"), "Y": Outcome("CHEAP")}
+    plans = [make_plan(data, cands, plan, rank=1) for plan in (plain, followed)]
+    assert plans[1].objective < plans[0].objective
+    assert check_plan(data, plans[1].to_dict()) == []
+
+
+def test_following_the_bed_relaxation_moves_no_more_children_than_the_limit() -> None:
+    """The relaxation drops the move limit and moves both settled children to the cheap homes
+    (each saves more than its move penalty); the limit allows one move. The followed plan
+    makes one move, the more urgent child's, and the other child stays."""
+    settled = {"status": "settled"}
+    data = instance(
+        [
+            child("S", priority=2, current_placement="DEAR_S", **settled),
+            child("T", current_placement="DEAR_T", **settled),
+        ],
+        [
+            place("DEAR_S", cost=9000),
+            place("DEAR_T", cost=9000),
+            place("CHEAP_S", cost=100),
+            place("CHEAP_T", cost=100),
+        ],
+        policy={"max_moves": 1},
+    )
+    cands = candidates(data)
+    relaxed = capacity_bound(data, cands)
+    assert {relaxed.placed["S"], relaxed.placed["T"]} == {"CHEAP_S", "CHEAP_T"}
+    followed = greedy_plan(data, cands, follow=relaxed.placed)
+    assert followed["S"].placement in ("CHEAP_S", "CHEAP_T")
+    assert followed["T"] == Outcome("DEAR_T")
+    assert check_plan(data, make_plan(data, cands, followed, rank=1).to_dict()) == []

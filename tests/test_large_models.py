@@ -618,9 +618,9 @@ def test_reproducible_step_count_does_not_depend_on_the_clock(
     every_model_large.setattr(solve_module, "improve", record)
     plans = [solve(data, SolveSettings(time_limit=8, plans=1)).plans[0].to_dict()]
 
-    def slow_greedy(*args: object) -> object:
+    def slow_greedy(*args: object, **kwargs: object) -> object:
         time.sleep(1.0)
-        return real_greedy(*args)
+        return real_greedy(*args, **kwargs)
 
     every_model_large.setattr(solve_module, "greedy_plan", slow_greedy)
     plans.append(solve(data, SolveSettings(time_limit=8, plans=1)).plans[0].to_dict())
@@ -752,3 +752,24 @@ def test_neighbourhood_search_ended_by_a_proof_is_charged_only_its_steps(
     )
     solve_module._improve(run, cands, start, 7.0, 0.0, 10.0)
     assert run.deterministic_used == charged
+
+
+def test_large_path_starts_from_the_greedy_plan_that_follows_the_bed_relaxation(
+    every_model_large: pytest.MonkeyPatch,
+) -> None:
+    """The greedy rule gives urgent X the bed Y needs, and neighbourhoods of one child cannot
+    swap them; the greedy plan that follows the bed relaxation's plan (X to its second choice)
+    is where the search starts, so plan 1 is the optimum. Without it, plan 1 is dearer."""
+    every_model_large.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
+    every_model_large.setattr(solve_module, "master_plan", lambda *args, **kwargs: None)
+    data = instance(
+        [child("X", priority=2), child("Y", ruled_out=["NEXT"])],
+        [place("CHEAP", cost=100), place("NEXT", cost=200), place("DEAR", cost=900)],
+    )
+    settings = SolveSettings(time_limit=5, plans=1, workers=1)
+    result = solve(data, settings)
+    assert check_result(data, result.to_dict()) == []
+    placed = {a.child: a.placement for a in result.plans[0].assignments}
+    assert placed == {"X": "NEXT", "Y": "CHEAP"}
+    every_model_large.setattr(solve_module, "_followed", lambda run, relaxed, start: start)
+    assert solve(data, settings).plans[0].objective > result.plans[0].objective
