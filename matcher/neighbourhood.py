@@ -42,6 +42,54 @@ def with_siblings(instance: Instance, free: set[str]) -> set[str]:
     return free | {m for group in groups for m in members.get(str(group), [])}
 
 
+@dataclass(frozen=True)
+class Room:
+    """Room a plan leaves in the limits all children share: free outreach slots by team, moves
+    left under ``max_moves``, and weekly money left under the budget (pounds); None where the
+    policy sets no limit."""
+
+    slots: dict[str, int]
+    moves: int | None
+    money: int | None
+
+    def shares(self, count: int) -> list[Room]:
+        """The room split into ``count`` parts that add up to it, one per neighbourhood solved
+        at once, so that their plans joined still keep every shared limit."""
+
+        def part(room: int | None, index: int) -> int | None:
+            return None if room is None else room // count + (index < room % count)
+
+        return [
+            Room(
+                {team: part(free, i) or 0 for team, free in self.slots.items()},
+                part(self.moves, i),
+                part(self.money, i),
+            )
+            for i in range(count)
+        ]
+
+
+def room(instance: Instance, plan: dict[str, Outcome], marginal_weekly_cost: int) -> Room:
+    """The room ``plan`` (its weekly money ``marginal_weekly_cost``) leaves in the shared
+    limits."""
+    used = Counter(outcome.team for outcome in plan.values() if outcome.team)
+    policy = instance.policy
+    return Room(
+        {team.id: max(team.capacity - used[team.id], 0) for team in instance.outreach_teams},
+        None if policy.max_moves is None else policy.max_moves - _moves(instance, plan),
+        None if policy.weekly_budget is None else policy.weekly_budget - marginal_weekly_cost,
+    )
+
+
+def _moves(instance: Instance, outcomes: dict[str, Outcome]) -> int:
+    """Settled and at-risk children ``outcomes`` moves (contract 4.1)."""
+    return sum(
+        instance.child_by_id[c].status in ("settled", "at_risk")
+        and o.placement != instance.child_by_id[c].current_placement
+        for c, o in outcomes.items()
+    )
+
+
 def neighbourhood(
     instance: Instance,
     cands: Candidates,
@@ -49,11 +97,14 @@ def neighbourhood(
     free: set[str],
     marginal_weekly_cost: int,
     made: dict[tuple[str, tuple[str, ...]], Placement] | None = None,
+    share: tuple[Room, Room] | None = None,
 ) -> Neighbourhood:
     """The instance in which only ``free`` (with their siblings) may change and everyone else is
     held where ``plan`` puts them; ``marginal_weekly_cost`` is the whole plan's weekly money.
     ``made`` keeps placements already rebuilt with their held children, by placement and held
-    children, for a caller that asks for many neighbourhoods (~50 us each to rebuild)."""
+    children, for a caller that asks for many neighbourhoods (~50 us each to rebuild). With
+    ``share`` (the plan's room, and this neighbourhood's part of it) the free children may use
+    only their part of the room in the shared limits, for others solved at once."""
     made = {} if made is None else made
     free = with_siblings(instance, free)
     held = {c: o for c, o in plan.items() if c not in free}
@@ -74,18 +125,16 @@ def neighbourhood(
             if key not in made:
                 made[key] = _with_held(placement, here)
             placements.append(made[key])
+    whole, part = share if share is not None else (Room({}, 0, 0), Room({}, 0, 0))
     slots_held = Counter(o.team for o in held.values() if o.team)
+    slots_held.update({t: whole.slots[t] - part.slots[t] for t in whole.slots})
     teams = [
         t.model_copy(update={"capacity": max(t.capacity - slots_held[t.id], 0)})
         for t in instance.outreach_teams
     ]
     policy = instance.policy
     if policy.max_moves is not None:
-        moves_held = sum(
-            instance.child_by_id[c].status in ("settled", "at_risk")
-            and o.placement != instance.child_by_id[c].current_placement
-            for c, o in held.items()
-        )
+        moves_held = _moves(instance, held) + (whole.moves or 0) - (part.moves or 0)
         policy = policy.model_copy(update={"max_moves": policy.max_moves - moves_held})
     policy_without_budget = policy.model_copy(update={"weekly_budget": None})
     local = _part(instance, children, placements, teams, policy_without_budget, free)
@@ -94,6 +143,7 @@ def neighbourhood(
     base = make_plan(local, local_cands, outcomes, rank=1)
     if policy.weekly_budget is not None:
         held_money = marginal_weekly_cost - base.marginal_weekly_cost
+        held_money += (whole.money or 0) - (part.money or 0)
         budget = policy.model_copy(update={"weekly_budget": policy.weekly_budget - held_money})
         local = rebuilt(local, policy=budget)
     return Neighbourhood(local, local_cands, outcomes, base.objective, base.marginal_weekly_cost)

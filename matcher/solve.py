@@ -22,7 +22,8 @@ steps repeats there, and beat ``fast`` (benchmarks/README.md), so ``auto`` now m
 
 Large models (above ``LARGE_PATH_PAIRS`` pairs): plan 1 gets a bound on the whole model, the
 capacity bound (``matcher.bounds``: the beds-only relaxation, solved exactly), and is improved
-by neighbourhood search (``matcher.lns``), which uses one core, from the starting plan or, if
+by neighbourhood search (``matcher.lns``), which uses one core (each core where nothing runs
+beside it: neighbourhoods solved at once), from the starting plan or, if
 valid and cheaper, the greedy plan that follows the relaxation's own plan (``_followed``). The
 occupancy bound (``matcher.occupancy_bound``, which keeps each placement's household rules)
 raises the bound in a process beside it when there are two workers or more (``BoundBeside``);
@@ -812,8 +813,10 @@ def _search_large(
         # the clock stops the steps in time to make and check the plan; with no time left
         # for steps, the search still takes the plan from the households made in line
         wall_s = deadline - run.elapsed() - FINISH_S
+        # a worker each for neighbourhoods solved at once, but the one a search beside takes
+        parallel = max(run.settings.workers - (beside is not None or core_beside is not None), 1)
         try:
-            improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s, guide)
+            improved = _improve(run, cands, hint, seconds, relaxed.bound, wall_s, guide, parallel)
         except BaseException:
             if beside is not None:  # not left running to its deadline
                 beside.result(0.0)
@@ -1234,9 +1237,11 @@ def _improve(
     bound: float,
     wall_seconds: float,
     guide: Guide | None = None,
+    parallel: int = 1,
 ) -> Improved:
     """Neighbourhood search from ``start`` for ``seconds``, reported as plan 1's progress with
-    the whole model's ``bound`` (pence); ``guide`` may bring a better plan to go on from. In
+    the whole model's ``bound`` (pence), ``parallel`` neighbourhoods at a time; ``guide`` may
+    bring a better plan to go on from. In
     reproducible mode it runs a number of steps, which the clock stops after ``wall_seconds``,
     and is charged ``seconds`` to the deterministic budget, or, when a guide's proven optimum
     ended it (a point the clock does not move), only what its steps were charged: the rest goes
@@ -1255,7 +1260,7 @@ def _improve(
 
     began = run.elapsed()
     improved = improve(
-        run.instance, cands, start, run.settings, seconds, report, wall_seconds, guide
+        run.instance, cands, start, run.settings, seconds, report, wall_seconds, guide, parallel
     )
     best = improved.best_solution_s
     improved = replace(

@@ -773,3 +773,27 @@ def test_large_path_starts_from_the_greedy_plan_that_follows_the_bed_relaxation(
     assert placed == {"X": "NEXT", "Y": "CHEAP"}
     every_model_large.setattr(solve_module, "_followed", lambda run, relaxed, start: start)
     assert solve(data, settings).plans[0].objective > result.plans[0].objective
+
+
+@pytest.mark.parametrize(("occupancy_pairs", "expected"), [(0, 2), (10**9, 1)])
+def test_neighbourhoods_are_solved_two_at_once_only_when_nothing_runs_beside(
+    every_model_large: pytest.MonkeyPatch, occupancy_pairs: int, expected: int
+) -> None:
+    """With two workers and no occupancy bound beside the search (here above its pair limit),
+    neighbourhood search solves two neighbourhoods at once; runs still repeat. With the bound
+    beside, one at a time."""
+    every_model_large.setattr(solve_module, "OCCUPANCY_MAX_PAIRS", occupancy_pairs)
+    asked: list[int] = []
+    real_improve = solve_module.improve
+
+    def record(*args: object) -> object:
+        asked.append(int(args[-1]))  # type: ignore[call-overload]
+        return real_improve(*args)
+
+    every_model_large.setattr(solve_module, "improve", record)
+    data = read_instance(ROOT / "instances" / "county-300.json")
+    settings = SolveSettings(time_limit=8, plans=1, workers=2)
+    first, second = (solve(data, settings).plans[0] for _ in range(2))
+    assert asked == [expected, expected]
+    assert first.assignments == second.assignments
+    assert check_plan(data, first.to_dict()) == []

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import best_outcomes, child, instance, place
+from helpers import best_outcomes, child, instance, place, team
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_properties import small_instances
 
 import matcher.lns as lns
@@ -18,6 +19,7 @@ from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
 from matcher.io import read_instance
+from matcher.neighbourhood import Room, neighbourhood, room
 from matcher.plans import Outcome, make_plan
 from matcher.solve import SolveSettings
 from matcher.verify import check_plan
@@ -25,11 +27,13 @@ from matcher.verify import check_plan
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(data: Instance, seconds: float = 5.0, **changes: Any) -> tuple[Any, lns.Improved]:
+def _run(
+    data: Instance, seconds: float = 5.0, parallel: int = 1, **changes: Any
+) -> tuple[Any, lns.Improved]:
     cands = candidates(data)
     start = greedy_plan(data, cands)
     run_settings = SolveSettings(time_limit=seconds, workers=1, reproducible=True, **changes)
-    return start, lns.improve(data, cands, start, run_settings, seconds)
+    return start, lns.improve(data, cands, start, run_settings, seconds, parallel=parallel)
 
 
 def test_a_neighbourhood_holding_everyone_reaches_the_known_optimum() -> None:
@@ -44,14 +48,16 @@ def test_a_neighbourhood_holding_everyone_reaches_the_known_optimum() -> None:
     assert check_plan(data, plan.to_dict()) == []
 
 
+@pytest.mark.parametrize("parallel", [1, 2])
 def test_small_neighbourhoods_improve_step_by_step_and_repeat(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, parallel: int
 ) -> None:
+    """One neighbourhood at a time, or two solved at once: the same seed gives the same plan."""
     monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 8)
     monkeypatch.setattr(lns, "SUB_SOLVE_DETERMINISTIC", 0.1)
     data = read_instance(ROOT / "instances" / "tight-small.json")
-    start, first = _run(data, seconds=3.0)
-    _, second = _run(data, seconds=3.0)
+    start, first = _run(data, seconds=3.0, parallel=parallel)
+    _, second = _run(data, seconds=3.0, parallel=parallel)
     assert first.steps > 1 and first.improvements >= 1
     assert first.outcomes == second.outcomes
     cands = candidates(data)
@@ -66,9 +72,10 @@ def test_small_neighbourhoods_improve_step_by_step_and_repeat(
     assert passed[0].objective > plan.objective
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_instances())
-def test_every_step_keeps_the_plan_valid(data: Instance) -> None:
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances(), st.sampled_from([1, 2]))
+def test_every_step_keeps_the_plan_valid(data: Instance, parallel: int) -> None:
+    """Also with two neighbourhoods solved at once, whose plans must fit together."""
     cands = candidates(data)
     start = greedy_plan(data, cands)
     begun = make_plan(data, cands, start, rank=1)
@@ -78,11 +85,68 @@ def test_every_step_keeps_the_plan_valid(data: Instance) -> None:
         patch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 2)
         patch.setattr(lns, "SUB_SOLVE_S", 0.1)
         patch.setattr(lns, "SUB_SOLVE_DETERMINISTIC", 0.1)
-        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5)
+        improved = lns.improve(data, cands, start, SolveSettings(workers=1), 0.5, parallel=parallel)
     plan = make_plan(data, cands, improved.outcomes, rank=1)
     assert check_plan(data, plan.to_dict()) == []
     assert plan.objective <= begun.objective + 0.01
     assert improved.objective == pytest.approx(plan.objective, abs=0.05)
+
+
+def test_neighbourhoods_solved_at_once_share_the_room_in_shared_limits() -> None:
+    """The plan leaves 3 team slots, 3 moves and £5 a week; two neighbourhoods solved at once
+    get 2 and 1, 2 and 1, £3 and £2 of them, beside what their own children use now."""
+    settled = {"status": "settled"}
+    data = instance(
+        [child("A", current_placement="P1", **settled), child("B", current_placement="P2")],
+        [place("P1", cost=100), place("P2", cost=200), place("P3", cost=50)],
+        outreach_teams=[team("T", capacity=3)],
+        policy={"max_moves": 3, "weekly_budget": 305},
+    )
+    cands = candidates(data)
+    plan = {"A": Outcome("P1"), "B": Outcome("P2")}
+    whole = room(data, plan, 300)
+    assert whole == Room({"T": 3}, 3, 5)
+    parts = whole.shares(2)
+    assert parts == [Room({"T": 2}, 2, 3), Room({"T": 1}, 1, 2)]
+    hood = neighbourhood(data, cands, plan, {"A"}, 300, share=(whole, parts[1]))
+    assert [t.capacity for t in hood.instance.outreach_teams] == [1]
+    assert hood.instance.policy.max_moves == 1
+    assert hood.instance.policy.weekly_budget == 100 + 2
+    alone = neighbourhood(data, cands, plan, {"A"}, 300)
+    assert [t.capacity for t in alone.instance.outreach_teams] == [3]
+    assert (alone.instance.policy.max_moves, alone.instance.policy.weekly_budget) == (3, 105)
+
+
+def test_a_plan_found_beside_another_is_kept_only_if_it_still_fits() -> None:
+    """A and B were each solved into the one free cheap bed at once; once A's plan took it, B's
+    no longer fits the plan and is not kept."""
+    data = instance(
+        [child("A", priority=2), child("B")],
+        [place("CHEAP", cost=100), place("X", cost=900), place("Y", cost=900)],
+    )
+    cands = candidates(data)
+    plan = {"A": Outcome("X"), "B": Outcome("Y")}
+    moved_to = {"B": Outcome("CHEAP")}
+    hood = neighbourhood(data, cands, plan, {"B"}, 1800)
+    assert lns._better(hood, moved_to, checked=False) is not None
+    after = neighbourhood(data, cands, plan | {"A": Outcome("CHEAP")}, {"B"}, 1000)
+    assert lns._better(after, moved_to, checked=True) is None
+
+
+def test_a_plan_found_beside_another_is_kept_only_if_the_household_rules_still_hold() -> None:
+    """The two-bed home has room for both, but once A (harmful sexual behaviour) moved in,
+    younger B may not join A there: B's plan, found before, is not kept."""
+    data = instance(
+        [child("A", age=14, needs={"harmful_sexual_behaviour": 1}), child("B", age=10)],
+        [place("HOME", capacity=2, cost=100), place("X", cost=900), place("Y", cost=900)],
+    )
+    cands = candidates(data)
+    plan = {"A": Outcome("X"), "B": Outcome("Y")}
+    moved_to = {"B": Outcome("HOME")}
+    after = neighbourhood(data, cands, plan | {"A": Outcome("HOME")}, {"B"}, 1000)
+    assert any(o.placement == "HOME" for o in after.candidates.options["B"])
+    assert lns._better(after, moved_to, checked=False) is not None
+    assert lns._better(after, moved_to, checked=True) is None
 
 
 def test_a_big_household_does_not_take_a_neighbourhood_past_its_size(
