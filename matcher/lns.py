@@ -131,6 +131,10 @@ class Guided(NamedTuple):
     free: frozenset[str] = frozenset()
     optimal: bool = False
     """Proven optimal (``matcher.master_plan.proven_plan``): the search ends once it has it."""
+    dearer: float = 0.0
+    """How much dearer than the search's plan (a fraction of its objective) this plan may be and
+    still be gone on from; the search's own plan is kept, and returned if nothing cheaper is
+    found after."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ def improve(
     wall_hit = proven = False
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     passed: deque[dict[str, Outcome]] = deque(maxlen=PASSED_KEPT)
+    kept: _Kept | None = None  # the search's plan, set aside for a dearer guide's
     pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
     try:
         # a reproducible search with its guide not yet asked asks it before it ends
@@ -208,17 +213,22 @@ def improve(
                 )
                 charged += used
                 if taken is not None:
-                    passed.appendleft(dict(finder.plan))
                     guided, better = taken
+                    if better.objective >= objective and (
+                        kept is None or objective < kept.objective
+                    ):
+                        kept = _Kept(objective, dict(finder.plan), cands, tuple(passed), best_at)
+                    passed.appendleft(dict(finder.plan))
                     objective, money = better.objective, better.marginal_weekly_cost
                     cands, finder = (
                         guided.cands,
                         _Neighbours(instance, guided.cands, guided.outcomes),
                     )
                     improvements += 1
-                    best_at = time.perf_counter() - started
-                    if on_improvement is not None:
-                        on_improvement(objective)
+                    if kept is None or objective < kept.objective:
+                        best_at = time.perf_counter() - started
+                        if on_improvement is not None:
+                            on_improvement(objective)
                 if _reached(instance, guided, objective):
                     proven = True
                     break
@@ -243,16 +253,21 @@ def improve(
                     finder.move(search.outcomes)
                     moved = True
                     improvements += 1
-                    best_at = time.perf_counter() - started
-                    if on_improvement is not None:
-                        on_improvement(objective)
+                    if kept is None or objective < kept.objective:
+                        best_at = time.perf_counter() - started
+                        if on_improvement is not None:
+                            on_improvement(objective)
     finally:
         if pool is not None:
             pool.shutdown()
     # the objective as the plan states it: the steps' differences, summed, may drift by a penny
     objective = make_plan(instance, cands, finder.plan, rank=1).objective
+    plan = finder.plan
+    if kept is not None and kept.objective < objective:  # the guide's plan led nowhere cheaper
+        objective, plan, cands, best_at = kept.objective, kept.plan, kept.cands, kept.best_at
+        passed = deque(kept.passed, maxlen=PASSED_KEPT)
     return Improved(
-        finder.plan,
+        plan,
         objective,
         steps,
         improvements,
@@ -346,7 +361,8 @@ def _taken(
 ) -> tuple[tuple[Guided, Plan] | None, float]:
     """The guide's plan, with its ``free`` children first re-solved on the whole model (in
     neighbourhoods of at most ``NEIGHBOURHOOD_CHILDREN``, by id, everyone else held), if it then
-    passes the independent checker and costs less than ``objective``; and the seconds the
+    passes the independent checker and costs less than ``objective`` (or at most the guide's
+    ``dearer`` share more); and the seconds the
     re-solves are charged, as steps. ``walls``: the wall-clock cap of one re-solve, and of
     them all. On county a plan from households made after 41 rounds left
     a third child unplaced (+£47k), which the re-solve places; on 2,000 children one left 252
@@ -371,7 +387,8 @@ def _taken(
             if found.objective < hood.objective - 0.005:
                 guided = guided._replace(outcomes={**guided.outcomes, **search.outcomes})
     plan = make_plan(instance, guided.cands, guided.outcomes, rank=1)
-    if plan.objective < objective - 0.005 and not check_plan(instance, plan.to_dict()):
+    limit = objective + abs(objective) * guided.dearer - 0.005
+    if plan.objective < limit and not check_plan(instance, plan.to_dict()):
         return (guided, plan), charge
     return None, charge
 
@@ -382,6 +399,17 @@ def _reached(instance: Instance, guided: Guided | None, objective: float) -> boo
     if guided is None or not guided.optimal:
         return False
     return make_plan(instance, guided.cands, guided.outcomes, rank=1).objective >= objective - 0.005
+
+
+class _Kept(NamedTuple):
+    """The search's plan when it went on from a dearer guide's (``Guided.dearer``): returned at
+    the end if still the cheapest, with what it was on and had passed."""
+
+    objective: float
+    plan: dict[str, Outcome]
+    cands: Candidates
+    passed: tuple[dict[str, Outcome], ...]
+    best_at: float | None
 
 
 class _Draw(NamedTuple):

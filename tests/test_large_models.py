@@ -759,7 +759,8 @@ def test_large_path_starts_from_the_greedy_plan_that_follows_the_bed_relaxation(
 ) -> None:
     """The greedy rule gives urgent X the bed Y needs, and neighbourhoods of one child cannot
     swap them; the greedy plan that follows the bed relaxation's plan (X to its second choice)
-    is where the search starts, so plan 1 is the optimum. Without it, plan 1 is dearer."""
+    is where the search starts, so plan 1 is the optimum. Without it (not tried where the start
+    leaves more children unplaced than ``FOLLOW_MAX_UNPLACED``), plan 1 is dearer."""
     every_model_large.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
     every_model_large.setattr(solve_module, "master_plan", lambda *args, **kwargs: None)
     data = instance(
@@ -771,7 +772,7 @@ def test_large_path_starts_from_the_greedy_plan_that_follows_the_bed_relaxation(
     assert check_result(data, result.to_dict()) == []
     placed = {a.child: a.placement for a in result.plans[0].assignments}
     assert placed == {"X": "NEXT", "Y": "CHEAP"}
-    every_model_large.setattr(solve_module, "_followed", lambda run, relaxed, start: start)
+    every_model_large.setattr(solve_module, "FOLLOW_MAX_UNPLACED", -1)  # not tried: too slow
     assert solve(data, settings).plans[0].objective > result.plans[0].objective
 
 

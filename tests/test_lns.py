@@ -339,6 +339,25 @@ def test_an_invalid_or_dearer_plan_from_the_guide_is_not_taken() -> None:
         assert check_plan(data, make_plan(data, cands, improved.outcomes, 1).to_dict()) == []
 
 
+@pytest.mark.parametrize("dearer", [0.0, 1.0])
+def test_a_dearer_guide_within_its_margin_is_gone_on_from_but_the_cheaper_plan_returned(
+    monkeypatch: pytest.MonkeyPatch, dearer: float
+) -> None:
+    """From tight-small's optimum, a guide with the greedy plan (dearer): taken only within its
+    ``dearer`` margin; the steps from it find nothing cheaper, so the optimum is returned."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 1)
+    data = read_instance(ROOT / "instances" / "tight-small.json")
+    cands = candidates(data)
+    optimum = best_outcomes(data)
+    greedy = greedy_plan(data, cands)
+    guide = lns.Guide(0.0, lambda wait: (True, lns.Guided(greedy, cands, dearer=dearer)))
+    improved = lns.improve(data, cands, optimum, SolveSettings(workers=1), 1.0, guide=guide)
+    assert improved.outcomes == optimum
+    assert improved.objective == pytest.approx(772816.72, abs=0.05)
+    assert improved.improvements == (1 if dearer else 0)  # going on from the guide's plan
+    assert improved.passed == ()  # none passed before the optimum it went back to
+
+
 def test_a_guide_that_does_not_come_in_time_marks_a_reproducible_run() -> None:
     """The clock decided that the steps went on without it: the run may not repeat."""
     data = read_instance(ROOT / "instances" / "small.json")
