@@ -271,6 +271,7 @@ class _Choose:
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = self.seed
         solver.parameters.max_deterministic_time = self.deterministic
+        solver.parameters.catch_sigint_signal = False  # as ``matcher.stopping.run_solver``
         if self.proving:  # a proof's window: the LP does the work
             # county's windows: 9 s to optimal as CP-SAT comes, 0.5 deterministic s without
             # presolve (4 s), probing, and with the LP over every constraint

@@ -94,6 +94,10 @@ def run_solver(
     """``solver.solve(model, callback)``, stoppable by ``request_stop`` (and by its thread's
     ``SearchScope``, if any); returns the status."""
     scope: SearchScope | None = getattr(_local, "scope", None)
+    # CP-SAT's own SIGINT handler (on by default) is process-wide: a signal arriving as one
+    # solve set it up or took it down aborted the process (std::bad_function_call) during
+    # neighbourhood search on 5,000 children, which runs several solves a second
+    solver.parameters.catch_sigint_signal = False
     with _lock:
         if _stop.is_set() or (scope is not None and scope.stopped):
             solver.parameters.max_time_in_seconds = 0.0

@@ -224,6 +224,25 @@ def test_sigterm_stops_the_search_and_keeps_the_best_plan_so_far(tmp_path: Path)
     assert run("check", str(ROOT / "instances/county.json"), str(plan))[0] == 0
 
 
+@pytest.mark.parametrize("after_s", [10, 14])
+def test_ctrl_c_during_neighbourhood_steps_keeps_the_best_plan_so_far(
+    tmp_path: Path, after_s: float
+) -> None:
+    """SIGINT (Ctrl-C) while neighbourhood search runs several CP-SAT solves a second: CP-SAT's
+    own SIGINT handler, set up and taken down by each solve, used to abort the process
+    (std::bad_function_call) or leave it to die of the signal (exit 130)."""
+    plan = tmp_path / "plan.json"
+    command = [sys.executable, str(ROOT / "cli.py"), "solve", str(ROOT / "instances/county.json")]
+    options = ["--time-limit", "60", "--plans", "1", "--quiet", "--no-explain", "--out", str(plan)]
+    process = subprocess.Popen(command + options, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert json.loads(plan.read_text())["solver"]["interrupted"] is True
+    assert run("check", str(ROOT / "instances/county.json"), str(plan))[0] == 0
+
+
 def test_the_nightly_cycle_as_a_team_runs_it(tmp_path: Path, database: str) -> None:
     """import -> nightly -> history -> show -> reject/accept -> nightly, all from the command
     line, on SQLite and PostgreSQL."""
