@@ -188,8 +188,7 @@ def improve(
     made: dict[tuple[str, tuple[str, ...]], Placement] = {}
     passed: deque[dict[str, Outcome]] = deque(maxlen=PASSED_KEPT)
     kept: _Kept | None = None  # the search's plan, set aside for a dearer guide's
-    pool = ThreadPoolExecutor(parallel) if parallel > 1 else None
-    try:
+    with ThreadPoolExecutor(parallel) as pool:  # its threads start only when used
         # a reproducible search with its guide not yet asked asks it before it ends
         while (
             instance.children
@@ -257,9 +256,6 @@ def improve(
                         best_at = time.perf_counter() - started
                         if on_improvement is not None:
                             on_improvement(objective)
-    finally:
-        if pool is not None:
-            pool.shutdown()
     # the objective as the plan states it: the steps' differences, summed, may drift by a penny
     objective = make_plan(instance, cands, finder.plan, rank=1).objective
     plan = finder.plan
@@ -305,11 +301,11 @@ def _solve_all(
     hoods: list[Neighbourhood],
     settings: SolveSettings,
     wall: float,
-    pool: ThreadPoolExecutor | None,
+    pool: ThreadPoolExecutor,
 ) -> list[Search]:
     """The neighbourhoods solved, each on one worker, at once on ``pool``'s threads (CP-SAT
     holds no lock on Python while it searches) when there are several."""
-    if pool is None or len(hoods) == 1:
+    if len(hoods) == 1:
         return [_solve(hood, settings, wall) for hood in hoods]
     return list(pool.map(lambda hood: _solve(hood, settings, wall), hoods))
 
