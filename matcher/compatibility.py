@@ -59,31 +59,41 @@ def may_join(person: Occupant, occupants: Sequence[Occupant], rules: Rules) -> b
     return True
 
 
-def required_group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[str]]:
-    """For each member of a required sibling group (two or more members), the placements that
-    could take the whole group at once whoever else is placed: an option of every member (not an
-    ending member's own), beds and staff units for all of them beside the residents, no conflict
-    pair among them, and the household rules held with the residents and each other. A group
-    with none can only be unplaced or go home (contract 1.7), which a relaxation that places
-    children one by one would miss."""
+def group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[str]]:
+    """For each sibling group of two or more members, the placements that could take the whole
+    group at once whoever else is placed: an option of every member (not an ending member's
+    own), beds and staff units for all of them beside the residents, no conflict pair among
+    them, and the household rules held with the residents and each other. A member without
+    options in ``cands`` (held where it is) leaves its group none."""
     rules = instance.policy.rules
     hosts: dict[str, frozenset[str]] = {}
     for group in instance.sibling_groups:
         ids = instance.sibling_members.get(group.id, [])
-        if group.together != "required" or len(ids) < 2:
+        if len(ids) < 2:
             continue
         members = [instance.child_by_id[m] for m in ids]
         places = [
-            {o.placement for o in cands.options[m.id]}
+            {o.placement for o in cands.options.get(m.id, [])}
             - ({m.current_placement} if m.status == "ending" else set())
             for m in members
         ]
         apart = any(c.a in ids and c.b in ids for c in instance.conflicts)
         shared = set() if apart else set.intersection(*places)
-        able = frozenset(
+        hosts[group.id] = frozenset(
             p for p in shared if _may_host(instance.placement_by_id[p], members, rules)
         )
-        hosts.update(dict.fromkeys(ids, able))
+    return hosts
+
+
+def required_group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[str]]:
+    """For each member of a required sibling group (two or more members), the placements that
+    could take the whole group (``group_hosts``). A group with none can only be unplaced or go
+    home (contract 1.7), which a relaxation that places children one by one would miss."""
+    able = group_hosts(instance, cands)
+    hosts: dict[str, frozenset[str]] = {}
+    for group in instance.sibling_groups:
+        if group.together == "required" and group.id in able:
+            hosts.update(dict.fromkeys(instance.sibling_members[group.id], able[group.id]))
     return hosts
 
 

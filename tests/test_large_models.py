@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from helpers import best_outcomes, best_plan, child, instance, place, staffed, team
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,7 @@ import matcher.lns as lns
 import matcher.master_plan as master_plan
 import matcher.search as search_module
 import matcher.solve as solve_module
-from matcher.bounds import CapacityBound, capacity_bound
+from matcher.bounds import CapacityBound, Relaxation, capacity_bound
 from matcher.eligibility import candidates
 from matcher.greedy import greedy_plan
 from matcher.instance import Instance
@@ -149,6 +150,56 @@ def test_capacity_bound_keeps_a_required_sibling_group_where_it_could_live(
     optimum = best_plan(data)
     assert optimum is not None
     assert capacity_bound(data, candidates(data)).bound == round(optimum.objective * 100), name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_the_flow_s_bed_prices_are_optimal(data: Instance) -> None:
+    """At the prices read off the flow's residual graph the Lagrangian value is the flow's
+    (LP duality): plus what sibling groups add, never less. The prices are >= 0."""
+    relaxation = Relaxation(data, candidates(data))
+    value, _, prices = relaxation.flow()
+    assert (prices >= 0).all()
+    lagrangian = relaxation.lagrangian_value(prices, np.zeros_like(prices))
+    if relaxation.groups:
+        assert lagrangian >= value - 1e-6
+    else:
+        assert lagrangian == pytest.approx(value, abs=1e-6)
+
+
+PREFERRED = {"sibling_groups": [{"id": "G", "together": "preferred"}]}
+ONE_BED_PLACES = [place("P1", cost=100), place("P2", cost=100)]
+RESIDENT = {"age": 9, "sex": "F", "needs": {}}
+
+
+@pytest.mark.parametrize(
+    ("name", "placements", "sections", "optimum"),
+    [
+        ("split: only one-bed places", ONE_BED_PLACES, PREFERRED, 5200),
+        (
+            "together in the dear pair of beds, cheaper than the split penalty",
+            [*ONE_BED_PLACES, place("PAIR", capacity=2, cost=2000)],
+            PREFERRED,
+            4000,
+        ),
+        (
+            "split: the pair of beds has a resident too many",
+            [*ONE_BED_PLACES, place("PAIR", capacity=2, cost=100, residents=[RESIDENT])],
+            PREFERRED,
+            5200,
+        ),
+    ],
+)
+def test_capacity_bound_lets_a_sibling_group_choose_as_one(
+    name: str, placements: list, sections: dict, optimum: int
+) -> None:
+    """Alone each sibling would take a £100 bed; the bound lets the group choose as one
+    (together where a placement could take it all, or split at the £5,000 penalty) at the
+    flow's bed prices, and is then the optimum. Without that it was £200."""
+    data = instance(SIBLINGS, placements, **sections)
+    plan = best_plan(data)
+    assert plan is not None and plan.objective == optimum, name
+    assert capacity_bound(data, candidates(data)).bound == optimum * 100, name
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def test_plans_from_households_pass_the_checker(data: Instance) -> None:
     bound = occupancy_bound(data, cands, beds, 100, start, households=lambda h, _: heard.append(h))
     made = master_plan(data, cands, heard[0])
     if made is not None:
-        assert _objective(data, made) * 100 >= bound.bound - 1
+        assert round(_objective(data, made) * 100) >= bound.bound - 1  # 1024.09 * 100 < 102409
 
 
 def _converged(data: Instance) -> tuple[MasterPlan | None, OccupancyBound | None]:

@@ -70,12 +70,6 @@ def _optimum_pence(data: Instance) -> int:
             {"conflicts": [{"a": "A", "b": "B"}]},
         ),
         (
-            "a preferred sibling group cannot be kept together in one-bed places",
-            [child("A", sibling_group="G"), child("B", sibling_group="G")],
-            [place("P1", cost=100), place("P2", cost=100)],
-            {"sibling_groups": [{"id": "G", "together": "preferred"}]},
-        ),
-        (
             "a required sibling group split between two homes that could each take it",
             [
                 child("A", sibling_group="G"),
