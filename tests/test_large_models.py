@@ -317,6 +317,33 @@ def test_shortlist_keeps_stays_and_the_plans_it_is_given(monkeypatch: pytest.Mon
             assert start[record.id].placement in kept
 
 
+def test_shortlist_keeps_where_a_sibling_group_could_live_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each sibling's one cheapest option is a one-bed place of its own; the pair of beds both
+    could share (dearer for each) is on both shortlists, and the third one-bed place on
+    neither."""
+    monkeypatch.setattr(solve_module, "SHORTLIST_SIZE", 1)
+    monkeypatch.setattr(solve_module, "GROUP_SHORTLIST", 1)
+    data = instance(
+        [
+            child("A", sibling_group="G", ruled_out=["OWN_B"]),
+            child("B", sibling_group="G", ruled_out=["OWN_A"]),
+        ],
+        [
+            place("OWN_A", cost=100),
+            place("OWN_B", cost=100),
+            place("OTHER", cost=200),
+            place("PAIR", capacity=2, cost=300),
+            place("DEAR_PAIR", capacity=2, cost=400),
+        ],
+        **PREFERRED,
+    )
+    short = shortlist(data, candidates(data), [])
+    assert {o.placement for o in short.options["A"]} == {"OWN_A", "PAIR"}
+    assert {o.placement for o in short.options["B"]} == {"OWN_B", "PAIR"}
+
+
 def test_large_path_reaches_the_optimum_with_a_whole_model_search(
     every_model_large: pytest.MonkeyPatch,
 ) -> None:
