@@ -164,7 +164,8 @@ class Relaxation:
         child_of, place_of, cost_of, units_of, team_of = [], [], [], [], []
         alternative, unplaced_of, home_of, home_fee_of = [], [], [], []
         weights = instance.policy.weights
-        hosts = required_group_hosts(instance, cands)
+        whole = group_hosts(instance, cands)
+        hosts = required_group_hosts(instance, cands, whole)
         for k, child in enumerate(instance.children):
             move = move_penalty(instance, child)
             unplaced = to_pence(weights.unplaced * child.priority) + move
@@ -213,7 +214,7 @@ class Relaxation:
         self.home_fee = np.array(home_fee_of, dtype=float)
         """Per child: that team's fee (pence; 0 if none)."""
         self.constant = to_pence(instance.block_fixed_cost)
-        self.groups = _sibling_groups(instance, cands, self)
+        self.groups = _sibling_groups(instance, cands, self, whole)
         self.split = to_pence(weights.sibling_split)
 
     def flow(self) -> tuple[int, np.ndarray, np.ndarray]:
@@ -331,10 +332,9 @@ class Relaxation:
         self, guess: np.ndarray, staff_rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Bed and staff-unit prices (pence) from the duals of the linear programme that keeps
-        beds and the staff limits of ``staff_rows`` (``staff_rows``), or None if GLOP gives
-        up. Column generation: each child
-        starts with its cheapest options at the subgradient's prices ``guess`` and gains those
-        priced below zero, for ``LP_ROUNDS`` rounds."""
+        beds and the staff limits of the placements ``staff_rows``, or None if GLOP gives up.
+        Column generation: each child starts with its cheapest options at the subgradient's
+        prices ``guess`` and gains those priced below zero, for ``LP_ROUNDS`` rounds."""
         m = len(self.free)
         lp = _StaffLp(self, staff_rows)
         guessed = self.cost + guess[:m][self.place_of] + guess[m:][self.place_of] * self.units
@@ -368,14 +368,18 @@ class _Group(NamedTuple):
     into the relaxation's pairs."""
 
 
-def _sibling_groups(instance: Instance, cands: Candidates, relaxation: Relaxation) -> list[_Group]:
-    """The groups whose outcomes the relaxation can list: those with a member whose options
-    were capped (``eligibility.options_cap``) could be together where it has no pair, and are
-    left out."""
+def _sibling_groups(
+    instance: Instance,
+    cands: Candidates,
+    relaxation: Relaxation,
+    hosts: dict[str, frozenset[str]],
+) -> list[_Group]:
+    """The groups whose outcomes the relaxation can list, with their ``hosts``
+    (``compatibility.group_hosts``): those with a member whose options were capped
+    (``eligibility.options_cap``) could be together where it has no pair, and are left out."""
     index = {child.id: k for k, child in enumerate(instance.children)}
     places = instance.placement_index
     ends = np.searchsorted(relaxation.child_of, np.arange(len(instance.children) + 1))
-    hosts = group_hosts(instance, cands)
     groups = []
     for group in instance.sibling_groups:
         ids = instance.sibling_members.get(group.id, [])
@@ -405,7 +409,7 @@ def _bed_prices(
     their cost; arcs with flow ``backward``, at minus it): minus each node's shortest distance
     from ``sink``, by Bellman-Ford sweeps over the arcs out of nodes whose distance changed. An
     optimal flow leaves no negative cycle, so the sweeps end; a placement's price is then >= 0,
-    and 0 where beds are left. County-5000: 75 sweeps, ~3 s."""
+    and 0 where beds are left. County-5000: 75 sweeps, ~1.5 s."""
     tail = np.concatenate([tails[forward], heads[backward]])
     head = np.concatenate([heads[forward], tails[backward]])
     cost = np.concatenate([costs[forward], -costs[backward]]).astype(float)

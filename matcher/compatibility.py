@@ -85,11 +85,15 @@ def group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[st
     return hosts
 
 
-def required_group_hosts(instance: Instance, cands: Candidates) -> dict[str, frozenset[str]]:
+def required_group_hosts(
+    instance: Instance, cands: Candidates, able: dict[str, frozenset[str]] | None = None
+) -> dict[str, frozenset[str]]:
     """For each member of a required sibling group (two or more members), the placements that
-    could take the whole group (``group_hosts``). A group with none can only be unplaced or go
-    home (contract 1.7), which a relaxation that places children one by one would miss."""
-    able = group_hosts(instance, cands)
+    could take the whole group (``group_hosts``, or ``able`` if already worked out). A group
+    with none can only be unplaced or go home (contract 1.7), which a relaxation that places
+    children one by one would miss."""
+    if able is None:
+        able = group_hosts(instance, cands)
     hosts: dict[str, frozenset[str]] = {}
     for group in instance.sibling_groups:
         if group.together == "required" and group.id in able:
