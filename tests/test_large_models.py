@@ -244,6 +244,25 @@ def test_capacity_bound_holds_for_options_the_cap_left_out(capped: Callable[[int
     assert result.solver.best_bound == 1000
 
 
+def test_capacity_bound_leaves_out_groups_whose_options_were_capped(
+    capped: Callable[[int], None],
+) -> None:
+    """Each sibling keeps only its own £100 bed; the pair of beds (£200 each), left out for
+    both, is where the whole instance's optimum keeps them together (£400). With no placement
+    left that could take both, the group term would charge the split penalty (£5,200): a group
+    with a capped member is left out of it, and the bound stays at £200."""
+    capped(1)
+    data = instance(
+        [
+            child("A", sibling_group="G", ruled_out=["OWN_B"]),
+            child("B", sibling_group="G", ruled_out=["OWN_A"]),
+        ],
+        [place("OWN_A", cost=100), place("OWN_B", cost=100), place("PAIR", capacity=2, cost=200)],
+        **PREFERRED,
+    )
+    assert capacity_bound(data, candidates(data)).bound == 20000
+
+
 def test_staff_bound_is_the_linear_programme_s_value() -> None:
     """Three jobs, each £1 at A0 (2 of its 2 staff units) or £5 at A1 (1 unit): only one fits
     at A0, so every plan costs at least £11. The beds-only flow says £3; the staff LP says £11,
