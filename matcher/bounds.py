@@ -250,7 +250,7 @@ class Relaxation:
         prices = _bed_prices(
             tails[residual],
             heads[residual],
-            costs[residual].astype(np.int64),
+            costs[residual],
             flows[residual] < capacities[residual],
             flows[residual] > 0,
             sink,
@@ -570,7 +570,8 @@ def capacity_bound(
 def _subgradient(relaxation: Relaxation, target: float | None) -> np.ndarray:
     """Bed and staff-unit prices from up to ``ITERATIONS`` subgradient steps on the Lagrangian
     (fewer on big models, ``PAIR_STEPS``; Polyak steps towards ``target``, a known plan's
-    objective, when given): where staff limits placements, the staff LP's first columns."""
+    objective, when given): the prices the occupancy bound starts from and, where staff
+    limits placements, what picks the staff LP's first columns."""
     m = len(relaxation.free)
     prices = start = np.zeros(2 * m)
     best_value, best_prices = -math.inf, prices
