@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -59,7 +58,7 @@ from ortools.linear_solver import pywraplp
 from matcher.compatibility import group_hosts, required_group_hosts
 from matcher.costs import fees_on_count, move_penalty
 from matcher.cpsat.objective import option_pence
-from matcher.eligibility import Candidates, Option, placement_columns
+from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.units import to_pence
 
@@ -117,19 +116,33 @@ class CapacityBound:
     """Where the relaxation's optimal flow puts each child it places: a plan but for the rules,
     conflicts, sibling groups, staff, outreach slots, moves and budget it drops, which
     ``matcher.greedy.greedy_plan`` can follow where they allow it."""
+    _arrays: dict[bool, tuple[Instance, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def option_prices(
-        self, instance: Instance, child: str, options: Sequence[Option], exact: bool = False
+        self, instance: Instance, child: str, columns: np.ndarray, exact: bool = False
     ) -> np.ndarray:
-        """What each of a child's options uses of priced beds and staff units, in pence; with
-        ``exact``, at the flow's prices where it has them."""
-        bed_prices = self.flow_prices if exact and self.flow_prices else self.prices
-        beds = np.array([bed_prices[o.placement] for o in options])
+        """What each of a child's options (its placements' positions, ``columns``) uses of
+        priced beds and staff units, in pence; with ``exact``, at the flow's prices where it has
+        them."""
+        exact = exact and bool(self.flow_prices)
+        beds = self._price_array(instance, exact)[columns]
         if not self.staff_prices:
             return beds
         units = instance.child_by_id[child].staff_units
-        staff = self.staff_prices
-        return beds + np.array([staff.get(o.placement, 0.0) * units(o.placement) for o in options])
+        ids = [instance.placements[j].id for j in columns.tolist()]
+        return beds + np.array([self.staff_prices.get(p, 0.0) * units(p) for p in ids])
+
+    def _price_array(self, instance: Instance, exact: bool) -> np.ndarray:
+        """``flow_prices`` (``exact``) or ``prices`` in ``instance``'s placement order, made once
+        for the instance."""
+        made = self._arrays.get(exact)
+        if made is None or made[0] is not instance:
+            prices = self.flow_prices if exact else self.prices
+            array = np.array([prices[p.id] for p in instance.placements], dtype=np.float64)
+            made = self._arrays[exact] = (instance, array)
+        return made[1]
 
 
 class Relaxation:
@@ -181,7 +194,7 @@ class Relaxation:
                 best = min(best, cands.left_out[child.id])
             alternative.append(best)
             options = cands.options[child.id]
-            places = placement_columns(instance, options)
+            places = cands.arrays(instance, child.id).columns
             fees = [0 if o.teams is None else cheapest_team(o.teams) for o in options]
             # a child must leave an ending placement
             ending = index[child.current_placement] if child.status == "ending" else -1

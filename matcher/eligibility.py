@@ -79,6 +79,15 @@ class Option(NamedTuple):
     teams: tuple[str, ...] | None
 
 
+class OptionArrays(NamedTuple):
+    """A child's options as arrays, in option order."""
+
+    columns: npt.NDArray[np.int64]
+    """Each option's placement as its position in ``instance.placements``."""
+    km: npt.NDArray[np.float64]
+    stays: npt.NDArray[np.bool_]
+
+
 @dataclass(frozen=True)
 class Candidates:
     """Everything the model needs to know about who may go where."""
@@ -88,6 +97,24 @@ class Candidates:
     left_out: dict[str, int] = field(default_factory=dict)
     """Children whose options were capped (``options_cap``): the least objective coefficient
     (pence, outreach fees aside) of an eligible option left out, so a bound stays valid."""
+    option_arrays: dict[str, OptionArrays] = field(default_factory=dict, compare=False, repr=False)
+    """``arrays`` by child: filled in by ``candidates``, else worked out on first use."""
+
+    def arrays(self, instance: Instance, child: str) -> OptionArrays:
+        """The child's options as arrays (``instance``: the one these candidates are for),
+        worked out once: a 5,000-child run's bound, shortlist and costs each read all 5M of
+        them, ~0.5 s a pass one option at a time."""
+        arrays = self.option_arrays.get(child)
+        if arrays is None:
+            options = self.options[child]
+            count = len(options)
+            arrays = OptionArrays(
+                placement_columns(instance, options),
+                np.fromiter((o.km for o in options), np.float64, count),
+                np.fromiter((o.stay for o in options), np.bool_, count),
+            )
+            self.option_arrays[child] = arrays
+        return arrays
 
 
 def options_cap(instance: Instance) -> int | None:
@@ -285,6 +312,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
     covers, covers_home = _coverage(instance, table)
     outreach = _Outreach(instance, table, covers)
     options: dict[str, list[Option]] = {}
+    arrays: dict[str, OptionArrays] = {}
     left_out: dict[str, int] = {}
     cap = options_cap(instance)
     capped = None if cap is None else (cap, fixed_pence(instance, fees_on_count(instance)))
@@ -305,7 +333,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
             enabling &= outreach.kind_cover[:, None, :]
             enabling &= (without_needs & ~passed)[None, :, :]
             for i, child in enumerate(instance.children[rows]):
-                child_options, dropped = _child_options(
+                child_options, arrays[child.id], dropped = _child_options(
                     table,
                     child,
                     km[i],
@@ -325,7 +353,7 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
         for c in instance.children
         if c.return_home and HOME not in c.ruled_out
     }
-    return Candidates(options, {c: t for c, t in home_teams.items() if t}, left_out)
+    return Candidates(options, {c: t for c, t in home_teams.items() if t}, left_out, arrays)
 
 
 def _child_options(
@@ -336,10 +364,10 @@ def _child_options(
     enabling: BoolArray,
     outreach: _Outreach,
     capped: tuple[int, npt.NDArray[np.int64]] | None = None,
-) -> tuple[list[Option], int | None]:
-    """The child's options in placement order: stays, plain passes, and passes by outreach uplift;
-    with ``capped`` (a cap and ``fixed_pence``) only as many as ``_thinned`` keeps, and the
-    least coefficient left out (None when nothing was).
+) -> tuple[list[Option], OptionArrays, int | None]:
+    """The child's options in placement order (and as arrays): stays, plain passes, and passes
+    by outreach uplift; with ``capped`` (a cap and ``fixed_pence``) only as many as ``_thinned``
+    keeps, and the least coefficient left out (None when nothing was).
 
     ``enabling`` says, per kind of uplift, the placements a slot of that kind would make
     eligible. An option needing a slot lists the teams that could give it; with none it is not
@@ -373,10 +401,17 @@ def _child_options(
         for k, able in zip(ks, serving, strict=True):
             teams[k] = able
     ids, child_id = table.placement_ids, child.id
-    return [
-        Option(child_id, ids[j], distance, j == stay_index, serving)
-        for j, distance, serving in zip(columns, km[indices].tolist(), teams, strict=True)
-    ], left_out
+    distances = km[indices].astype(np.float64)
+    stays = np.zeros(len(indices), dtype=np.bool_) if stay_index is None else indices == stay_index
+    arrays = OptionArrays(indices.astype(np.int64), distances, stays)
+    return (
+        [
+            Option(child_id, ids[j], distance, j == stay_index, serving)
+            for j, distance, serving in zip(columns, distances.tolist(), teams, strict=True)
+        ],
+        arrays,
+        left_out,
+    )
 
 
 def _thinned(

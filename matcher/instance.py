@@ -78,6 +78,17 @@ class Instance(BaseModel):
         return np.array(rows, dtype=np.int64).reshape(len(self.meta.needs), len(self.placements))
 
     @cached_property
+    def weekly_costs(self) -> npt.NDArray[np.int64]:
+        """Every placement's fee (pounds a week), in placement order."""
+        return np.array([p.weekly_cost for p in self.placements], dtype=np.int64)
+
+    @cached_property
+    def out_of_area_costs(self) -> npt.NDArray[np.float64]:
+        """Every placement's out-of-area penalty (pounds; 0 in area), in placement order."""
+        penalty = self.policy.weights.out_of_area
+        return np.array([0 if p.in_area else penalty for p in self.placements], dtype=np.float64)
+
+    @cached_property
     def staff_limited(self) -> bool:
         """Whether staff (``staff_capacity``) limits every placement, as in the GAP instances."""
         return bool(self.placements) and all(p.staff_capacity is not None for p in self.placements)

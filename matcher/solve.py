@@ -353,19 +353,20 @@ def shortlist(
     priced = SHORTLIST_PRICED if priced is None else priced
     costs = dict(option_pence(instance, cands, fees_on_count(instance)))
     together = _group_shortlist(instance, cands, costs, relaxed)
+    index = instance.placement_index
     options = {}
     for child, pence in costs.items():
         child_options = cands.options[child]
+        columns, _, stays = cands.arrays(instance, child)
         wanted = {plan[child].placement for plan in keep if child in plan}
         wanted |= together.get(child, set())
         # stable sorts: ties go to the earlier option, so the shortlist repeats
         chosen = set(np.argsort(pence, kind="stable")[:cheapest].tolist())
         if relaxed is not None:
-            price = relaxed.option_prices(instance, child, child_options, exact=True)
+            price = relaxed.option_prices(instance, child, columns, exact=True)
             chosen |= set(np.argsort(pence + price, kind="stable")[:priced].tolist())
-        chosen |= {
-            k for k, option in enumerate(child_options) if option.stay or option.placement in wanted
-        }
+        wanted_columns = [index[p] for p in wanted if p in index]  # not home nor unplaced
+        chosen |= set(np.flatnonzero(stays | np.isin(columns, wanted_columns)).tolist())
         options[child] = [child_options[k] for k in sorted(chosen)]
     return Candidates(options, cands.home_teams)
 
@@ -390,7 +391,8 @@ def _group_shortlist(
             options = cands.options[member]
             pence = costs[member].astype(float)
             if relaxed is not None:
-                pence = pence + relaxed.option_prices(instance, member, options, exact=True)
+                columns = cands.arrays(instance, member).columns
+                pence = pence + relaxed.option_prices(instance, member, columns, exact=True)
             for option, cost in zip(options, pence.tolist(), strict=True):
                 if option.placement in total:
                     total[option.placement] += cost
@@ -412,7 +414,8 @@ def core(
     outcome without a placement."""
     placed = set()
     for child, pence in option_pence(instance, cands, fees_on_count(instance)):
-        priced = pence + relaxed.option_prices(instance, child, cands.options[child])
+        columns = cands.arrays(instance, child).columns
+        priced = pence + relaxed.option_prices(instance, child, columns)
         if int((priced < relaxed.alternatives[child]).sum()) >= size:
             placed.add(child)
     short = shortlist(instance, cands, keep, relaxed, cheapest=0, priced=size)

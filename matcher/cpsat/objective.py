@@ -19,7 +19,7 @@ from ortools.sat.python import cp_model
 from matcher.costs import fixed_pence, move_penalty, pair_pence
 from matcher.cpsat.variables import Variables
 from matcher.domain import Child
-from matcher.eligibility import Candidates, placement_columns
+from matcher.eligibility import Candidates
 from matcher.instance import Instance
 from matcher.units import to_pence
 
@@ -64,11 +64,8 @@ def option_pence(
     """``option_costs`` as one array per child, child by child (for array work on millions of
     pairs)."""
     fixed = fixed_pence(instance, counted_fees)
-    for child_id, options in cands.options.items():
-        count = len(options)
-        columns = placement_columns(instance, options)
-        km = np.fromiter((o.km for o in options), np.float64, count)
-        stays = np.fromiter((o.stay for o in options), np.bool_, count)
+    for child_id in cands.options:
+        columns, km, stays = cands.arrays(instance, child_id)
         child = instance.child_by_id[child_id]
         yield child_id, pair_pence(instance, child, fixed, columns, km, stays)
 
