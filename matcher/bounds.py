@@ -102,6 +102,7 @@ class CapacityBound:
 
     bound: int
     prices: dict[str, float]
+    """The subgradient's bed prices (the flow's where ``capacity_bound`` skipped it)."""
     staff_prices: dict[str, float] = field(default_factory=dict)
     """Pence per staff unit at placements whose staff limit binds in the relaxation."""
     alternatives: dict[str, float] = field(default_factory=dict)
@@ -538,11 +539,14 @@ def per_child(child_of: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
 
 
 def capacity_bound(
-    instance: Instance, cands: Candidates, target: float | None = None
+    instance: Instance, cands: Candidates, target: float | None = None, subgradient: bool = True
 ) -> CapacityBound:
     """The bed relaxation's exact value and plan, and its bed prices: ``_subgradient``'s
     (``target``: the objective of a known plan, for its Polyak steps), and the flow's own where
-    only beds bind; where staff could bind too, the staff LP's, found from the subgradient's."""
+    only beds bind; where staff could bind too, the staff LP's, found from the subgradient's.
+    Without ``subgradient`` (for a caller that prices options at the flow's prices alone) and
+    where only beds bind, ``prices`` are the flow's too: its 30 steps took 3.7 s of a 60 s run
+    on county-5000."""
     relaxation = Relaxation(instance, cands)
     flow_value, used, flow_prices = relaxation.flow()
     # at the flow's (optimal) prices the Lagrangian value is the flow's, plus what sibling
@@ -556,8 +560,11 @@ def capacity_bound(
     alternatives = dict(
         zip((c.id for c in instance.children), relaxation.alternative.tolist(), strict=True)
     )
-    best_prices = _subgradient(relaxation, target)
     staff_rows = relaxation.staff_rows()
+    if not subgradient and not len(staff_rows):
+        flow_priced = dict(zip(ids, flow_prices.tolist(), strict=True))
+        return CapacityBound(exact, flow_priced, {}, alternatives, flow_priced, placed)
+    best_prices = _subgradient(relaxation, target)
     staffed = relaxation.staff_prices(best_prices, staff_rows) if len(staff_rows) else None
     if staffed is not None:  # the LP's prices, and its bound if above the flow's
         beds, staff = staffed

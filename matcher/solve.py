@@ -794,10 +794,12 @@ def _search_large(
     if improve_first and deadline - run.elapsed() < pricing_s:
         return _start_as_plan(run, hint, NO_SEARCH)
     if deadline - run.elapsed() >= pricing_s:
+        # the subgradient's prices serve only the occupancy bound and the greedy plan at prices
+        priced = not improve_first or _occupancy_applies(run)
         target = None  # Polyak steps aim at the starting plan's objective, if there is one
-        if improve_first:
+        if improve_first and priced:
             target = to_pence(make_plan(run.instance, run.cands, hint, rank=1).objective)
-        relaxed = capacity_bound(run.instance, run.cands, target)
+        relaxed = capacity_bound(run.instance, run.cands, target, subgradient=priced)
     if improve_first and relaxed is not None and not run.instance.staff_limited:
         hint = _followed(run, relaxed, hint)
     if improve_first and deadline - run.elapsed() < LARGE_SEARCH_MIN_S:

@@ -63,6 +63,21 @@ def test_capacity_bound_prices_a_full_home_at_the_saving_it_blocks() -> None:
     assert difference == pytest.approx(80000, rel=0.05)
 
 
+@pytest.mark.parametrize("name", sorted(KNOWN_OPTIMA))
+def test_capacity_bound_without_the_subgradient_prices_beds_at_the_flow_s_prices(
+    name: str,
+) -> None:
+    """Skipping the subgradient (a large model's neighbourhood search, which prices options at
+    the flow's prices alone) leaves the bound and the flow's prices as they were."""
+    data = read_instance(ROOT / "instances" / name)
+    cands = candidates(data)
+    full = capacity_bound(data, cands)
+    quick = capacity_bound(data, cands, subgradient=False)
+    assert quick.bound == full.bound
+    assert quick.flow_prices == full.flow_prices == quick.prices
+    assert quick.placed == full.placed
+
+
 def test_capacity_bound_prices_beds_when_the_plan_aimed_at_is_far_above_and_steps_few(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -313,3 +313,20 @@ def test_neighbourhood_re_solves_give_valid_plans_and_exact_differences(
         assert joined.marginal_weekly_cost == resolved.marginal_weekly_cost
         optimal = result.solver.status == "OPTIMAL"
         assert resolved.objective >= plan.objective - 0.02 or not optimal
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_candidates_arrays_are_their_options(data: Instance) -> None:
+    """The arrays ``candidates`` keeps for each child, and those worked out on first use for
+    other candidates (a shortlist's), are its options' placements, distances and stays."""
+    cands = candidates(data)
+    short = shortlist(data, cands, [], cheapest=1, priced=0)
+    for made in (cands, short):
+        for child, options in made.options.items():
+            columns, km, stays = made.arrays(data, child)
+            assert [data.placements[j].id for j in columns.tolist()] == [
+                o.placement for o in options
+            ]
+            assert km.tolist() == [o.km for o in options]
+            assert stays.tolist() == [o.stay for o in options]
