@@ -239,6 +239,12 @@ FINISH_S = 1.0
 the plan after neighbourhood search (on county its steps overran a 60 s limit by ~1.3 s
 without it)."""
 
+FINISH_S_PER_CHILD = 1.5e-4
+"""Seconds a child more kept from neighbourhood search's clock (not from its step count, so
+runs repeat where the clock does not stop them): the last step, then making and checking the
+plan, took a 20,000-child run 1.4-1.6 s past its 120 s limit with ``FINISH_S`` alone, and
+0.27 s past it with 1e-4 a child (twenty-second session, a slow machine)."""
+
 PREAMBLE_S = 2.0
 PREAMBLE_S_PER_PAIR = 4e-6
 PREAMBLE_S_PER_CELL = 2.7e-7
@@ -253,12 +259,15 @@ time limit to count its steps without reading the clock."""
 
 BOUND_MIN_S = 3.0
 BOUND_S_PER_PAIR = 2e-6
-BOUND_S_PER_CHILD = 1.6e-3
+BOUND_S_PER_CHILD = 6e-4
 """Seconds that must be left before the capacity bound and the priced shortlist are worth
-making for a large model: ``BOUND_MIN_S`` + these per option pair and per child (both took
-~1.3 s on county, 17.6 s on 5,000 children's 5M pairs, 42.8 s on 20,000 children's 5.9M
-capped options). With less, plan 1 is the valid starting plan without a whole-model bound (or,
-with none, the shortlist search)."""
+making for a large model: ``BOUND_MIN_S`` + these per option pair and per child. The bound,
+the followed greedy plan and the shortlist took 11.3 s on 5,000 children's 5M pairs and 18.6 s
+on 20,000 children's 5.9M capped options (twenty-second session, on a slow machine for the
+latter; 17.6 s and 42.8 s before options were read as arrays and the subgradient skipped there):
+x 1.5 for a slow hour, 16 s and 27 s. With less, plan 1 is the valid starting plan without a
+whole-model bound (or, with none, the shortlist search): at 1.6e-3 a 20,000-child run whose
+options took 62 s returned its followed greedy plan at 76 s of 120."""
 
 
 OCCUPANCY_SHARE = 0.5
@@ -869,7 +878,9 @@ def _search_large(
     if improve_first and relaxed is not None and (seconds > 0 or in_line is not None):
         # the clock stops the steps in time to make and check the plan; with no time left
         # for steps, the search still takes the plan from the households made in line
-        wall_s = deadline - run.elapsed() - FINISH_S
+        wall_s = (
+            deadline - run.elapsed() - FINISH_S - FINISH_S_PER_CHILD * len(run.instance.children)
+        )
         # a worker each for neighbourhoods solved at once, but the one a search beside takes
         parallel = max(run.settings.workers - (beside is not None or core_beside is not None), 1)
         try:
