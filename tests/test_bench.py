@@ -12,8 +12,8 @@ from test_families import CASES
 
 from matcher.bench.gap import gap_instance, gap_value, read_gap
 from matcher.bench.highs import solve_mip
-from matcher.bench.report import compare, summary, write_results
-from matcher.bench.runner import run_case, run_quality
+from matcher.bench.report import compare, frame, summary, write_results
+from matcher.bench.runner import reference_seconds, run_case, run_quality
 from matcher.bench.suites import GAP_FOLDER, Case, suite_cases
 from matcher.cli import main
 from matcher.cpsat import build_model
@@ -112,6 +112,34 @@ def test_compare_flags_worse_quality_and_lost_optimality_but_not_time_noise() ->
     assert any(r.instance == "tiny" and r.what.startswith("wall") for r in compare(now, base))
 
 
+def test_compare_scales_the_baseline_s_wall_time_by_the_machine_s_speed() -> None:
+    """A run on a machine twice as slow (its reference workload twice as long) is allowed
+    twice the baseline's wall time before the tolerance; a baseline without ``machine_s`` is
+    compared as measured."""
+    base = pd.DataFrame(
+        [{"instance": "tiny", "solver": "s", "status": "OPTIMAL", "objective": 1.0,
+          "wall_s": 10.0, "machine_s": 0.5}]
+    )  # fmt: skip
+    now = base.copy()
+    now.loc[0, ["wall_s", "machine_s"]] = [25.0, 1.0]
+    assert compare(now, base) == []
+    now.loc[0, "wall_s"] = 31.0
+    (found,) = compare(now, base)
+    assert found.what == "wall 31.00 s, was 10.00 s, x2.00 for the machine's speed"
+    assert [r.what.split()[0] for r in compare(now, base.drop(columns="machine_s"))] == ["wall"]
+    now.loc[0, "wall_s"] = 14.0
+    assert compare(now, base.drop(columns="machine_s")) == []
+
+
+def test_the_reference_workload_times_the_machine_and_the_summary_says_so() -> None:
+    assert 0 < reference_seconds() < 60
+    rows = [
+        {"solver": "s", "instance": name, "status": "OPTIMAL", "wall_s": 1.0, "machine_s": speed}
+        for name, speed in (("a", 0.4), ("b", 0.5), ("c", 0.9))
+    ]
+    assert "reference workload took 0.50 s (median; 0.40-0.90 s" in summary(frame(rows))
+
+
 def test_a_gap_run_with_no_plan_still_records_the_best_known_value(gap_folder: Path) -> None:
     """So the summary counts it (as the worst) among its type's runs."""
     case = next(c for c in suite_cases("gap", gap_folder) if c.name == "d05100")
@@ -190,6 +218,8 @@ def test_bench_command_writes_csv_plot_summary_and_compares(
         assert 0 < row["first_solution_s"] <= row["time_to_best_s"] <= row["wall_s"], row
     assert out.with_suffix(".png").stat().st_size > 1000
     assert "| cpsat-2w |" in out.with_suffix(".md").read_text()
+    assert (table["machine_s"] > 0).all()  # each run timed the machine around itself
+    assert "reference workload took" in out.with_suffix(".md").read_text()
     again = runner.invoke(main, [*args[:-1], str(tmp_path / "again.csv"), "--compare", str(out)])
     assert again.exit_code == 0, again.output
     better = table.copy()

@@ -19,7 +19,8 @@ QUALITY_TOLERANCE = 1e-4
 
 TIME_TOLERANCE = 0.5
 """Relative wall-time increase counted as noise, beyond ``TIME_FLOOR_S``: one run per cell on a
-shared machine varies by tens of percent."""
+shared machine varies by tens of percent. Where both runs timed the machine (``machine_s``), the
+baseline's wall time is first scaled by how much slower the machine was."""
 
 TIME_FLOOR_S = 1.0
 
@@ -72,6 +73,13 @@ def summary(table: pd.DataFrame) -> str:
             f"{_percent(rows['gap'].median())} | {_percent(rows['gap_to_best_known'].median())} | "
             f"{rows['wall_s'].median():.2f} | {rows['peak_rss_mib'].median():.0f} |"
         )
+    speed = table["machine_s"].dropna() if "machine_s" in table else pd.Series(dtype=float)
+    if not speed.empty:  # the same workload's seconds: how fast the machine ran, and how steadily
+        lines += [
+            "",
+            f"Machine: the reference workload took {speed.median():.2f} s (median; "
+            f"{speed.min():.2f}-{speed.max():.2f} s over the runs).",
+        ]
     gap_rows = table[table["best_known"].notna()].copy()
     if not gap_rows.empty:
         gap_rows["type"] = gap_rows["instance"].map(_gap_type)
@@ -128,16 +136,27 @@ def compare(table: pd.DataFrame, baseline: pd.DataFrame) -> list[Regression]:
         worse = _worse(row.objective, row.objective_base, maximise=_maximised(row.instance))
         if worse is not None:
             found.append(Regression(row.instance, row.solver, worse))
-        limit = max(row.wall_s_base * (1 + TIME_TOLERANCE), row.wall_s_base + TIME_FLOOR_S)
+        slower = _slower(getattr(row, "machine_s", None), getattr(row, "machine_s_base", None))
+        expected = row.wall_s_base * slower
+        limit = max(expected * (1 + TIME_TOLERANCE), expected + TIME_FLOOR_S)
         if pd.notna(row.wall_s) and pd.notna(row.wall_s_base) and row.wall_s > limit:
+            scaled = f", x{slower:.2f} for the machine's speed" if slower != 1.0 else ""
             found.append(
                 Regression(
                     row.instance,
                     row.solver,
-                    f"wall {row.wall_s:.2f} s, was {row.wall_s_base:.2f} s",
+                    f"wall {row.wall_s:.2f} s, was {row.wall_s_base:.2f} s{scaled}",
                 )
             )
     return found
+
+
+def _slower(machine_s: Any, machine_s_base: Any) -> float:
+    """How many times slower the machine ran than in the baseline's run (1 where either did
+    not time it: baselines from before ``machine_s``)."""
+    if pd.isna(machine_s) or pd.isna(machine_s_base) or machine_s_base <= 0:
+        return 1.0
+    return float(machine_s) / float(machine_s_base)
 
 
 def _maximised(instance: str) -> bool:

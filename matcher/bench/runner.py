@@ -18,6 +18,8 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import numpy as np
+
 from matcher.bench.gap import gap_value
 from matcher.bench.suites import GAP_FOLDER, Case, suite_cases
 from matcher.cpsat import build_model
@@ -51,7 +53,26 @@ COLUMNS = (
     "time_to_best_s",
     "wall_s",
     "peak_rss_mib",
+    "machine_s",
 )
+
+
+REFERENCE_STEPS = 2_000_000
+"""Steps of the fixed workload that times the machine (``reference_seconds``)."""
+
+
+def reference_seconds() -> float:
+    """Seconds this machine takes for a fixed workload (Python steps and a NumPy sort, as the
+    project's own work mixes them): a run's wall time divided by this is comparable across
+    runs. On one shared machine a Python loop took 1.2-2.8 s from one minute to the next, and
+    county's proof 36-51 s within an hour, the same code."""
+    started = time.perf_counter()
+    total = 0
+    for step in range(REFERENCE_STEPS):
+        total += step
+    numbers = np.random.default_rng(0).random(REFERENCE_STEPS // 4)
+    numbers.sort()
+    return round(time.perf_counter() - started, 4)
 
 
 BUILD_TIMEOUT_S = 1800.0
@@ -103,6 +124,7 @@ def _measure(
     case = next(c for c in suite_cases(suite, gap_folder) if c.name == name)
     instance = case.build()
     queue.put(BUILT)
+    before = reference_seconds()
     started = time.perf_counter()
     row: dict[str, Any] = {
         "solver": solver,
@@ -158,6 +180,7 @@ def _measure(
     row["wall_s"] = round(time.perf_counter() - started, 3)
     row |= run_quality(case, plan, row.get("bound"))
     row["peak_rss_mib"] = peak_rss_mib()
+    row["machine_s"] = round((before + reference_seconds()) / 2, 4)  # its speed around the run
     queue.put(row)
 
 
