@@ -101,8 +101,11 @@ class Candidates:
     left_out: dict[str, int] = field(default_factory=dict)
     """Children whose options were capped (``options_cap``): the least objective coefficient
     (pence, outreach fees aside) of an eligible option left out, so a bound stays valid."""
-    option_arrays: dict[str, OptionArrays] = field(default_factory=dict, compare=False, repr=False)
-    """``arrays`` by child: filled in by ``candidates``, else worked out on first use."""
+    option_arrays: dict[str, OptionArrays] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """``arrays`` by child: filled in by ``candidates``, else worked out on first use (not an
+    argument, so ``dataclasses.replace`` with other options starts afresh)."""
 
     def arrays(self, instance: Instance, child: str) -> OptionArrays:
         """The child's options as arrays (``instance``: the one these candidates are for),
@@ -357,7 +360,9 @@ def candidates(instance: Instance, *, check_eligibility: bool = True) -> Candida
         for c in instance.children
         if c.return_home and HOME not in c.ruled_out
     }
-    return Candidates(options, {c: t for c, t in home_teams.items() if t}, left_out, arrays)
+    made = Candidates(options, {c: t for c, t in home_teams.items() if t}, left_out)
+    made.option_arrays.update(arrays)
+    return made
 
 
 def _child_options(

@@ -3,6 +3,7 @@ reported objective equals the recomputed one, and the optimum agrees with brute 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 from unittest.mock import patch
@@ -319,10 +320,11 @@ def test_neighbourhood_re_solves_give_valid_plans_and_exact_differences(
 @given(small_instances())
 def test_candidates_arrays_are_their_options(data: Instance) -> None:
     """The arrays ``candidates`` keeps for each child, and those worked out on first use for
-    other candidates (a shortlist's), are its options' placements, distances and stays."""
+    other candidates (a shortlist's, or the whole candidates' with the shortlist's options put
+    in by ``dataclasses.replace``), are its options' placements, distances and stays."""
     cands = candidates(data)
     short = shortlist(data, cands, [], cheapest=1, priced=0)
-    for made in (cands, short):
+    for made in (cands, short, dataclasses.replace(cands, options=short.options)):
         for child, options in made.options.items():
             columns, km, stays = made.arrays(data, child)
             assert [data.placements[j].id for j in columns.tolist()] == [
