@@ -12,6 +12,7 @@ from helpers import best_plan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher import greedy as greedy_module
 from matcher.bounds import capacity_bound
 from matcher.eligibility import candidates
 from matcher.explain import ExplainSettings, explain
@@ -332,3 +333,14 @@ def test_candidates_arrays_are_their_options(data: Instance) -> None:
             ]
             assert km.tolist() == [o.km for o in options]
             assert stays.tolist() == [o.stay for o in options]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_instances())
+def test_the_greedy_s_pair_costs_as_arrays_are_its_costs_one_by_one(data: Instance) -> None:
+    """The same floats, so the greedy plan ranks options as it did one at a time."""
+    cands = candidates(data)
+    for child in data.children:
+        options = cands.options[child.id]
+        one_by_one = [greedy_module._pair_cost(data, child, option) for option in options]
+        assert greedy_module._pair_costs(data, child, options).tolist() == one_by_one
