@@ -27,7 +27,7 @@ def fees_on_count(instance: Instance) -> set[str]:
 def fee_pence(instance: Instance, counted_fees: Collection[str]) -> npt.NDArray[np.int64]:
     """Each placement's fee a child, in pence: 0 for those in ``counted_fees``, whose fee is
     charged on the count beyond their block beds instead."""
-    fees = PENCE_PER_POUND * np.array([p.weekly_cost for p in instance.placements], np.int64)
+    fees = PENCE_PER_POUND * instance.weekly_costs
     if counted_fees:
         counted = np.array([p.id in counted_fees for p in instance.placements], dtype=bool)
         fees = np.where(counted, 0, fees)
