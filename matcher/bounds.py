@@ -560,10 +560,16 @@ def capacity_bound(
     alternatives = dict(
         zip((c.id for c in instance.children), relaxation.alternative.tolist(), strict=True)
     )
+    flow_priced = dict(zip(ids, flow_prices.tolist(), strict=True))
     staff_rows = relaxation.staff_rows()
     if not subgradient and not len(staff_rows):
-        flow_priced = dict(zip(ids, flow_prices.tolist(), strict=True))
-        return CapacityBound(exact, flow_priced, {}, alternatives, flow_priced, placed)
+        return CapacityBound(
+            bound=exact,
+            prices=flow_priced,
+            alternatives=alternatives,
+            flow_prices=flow_priced,
+            placed=placed,
+        )
     best_prices = _subgradient(relaxation, target)
     staffed = relaxation.staff_prices(best_prices, staff_rows) if len(staff_rows) else None
     if staffed is not None:  # the LP's prices, and its bound if above the flow's
@@ -582,7 +588,7 @@ def capacity_bound(
         bound=exact,
         prices=dict(zip(ids, best_prices[:m].tolist(), strict=True)),
         alternatives=alternatives,
-        flow_prices=dict(zip(ids, flow_prices.tolist(), strict=True)) if beds_alone else {},
+        flow_prices=flow_priced if beds_alone else {},
         placed=placed,
     )
 
