@@ -5,7 +5,10 @@ uniformly or by regret, ``_Neighbours.seed``): those at its own placement and it
 placement whose household would take the neighbourhood past its size is skipped: a GAP agent
 holds ~80 jobs, and six of them made neighbourhoods of ~480 whose sub-solves hit their wall
 cap), then those who could use those placements, cheapest first, and
-the children living where each of them lives (so a chain of moves can open a bed). It is solved
+the children living where each of them lives (so a chain of moves can open a bed). Where the
+plan moves settled or at-risk children, a neighbourhood may instead follow those moves
+(``_Neighbours._along_moves``): a moved child's old and new placements, the moves joined to
+them, then other moved children's, drawn at random. It is solved
 as an instance of its own (``matcher.neighbourhood``: everyone else held as residents), exactly,
 in a fraction of a second, and kept when it lowers the objective. CP-SAT's own neighbourhoods work
 on the whole model, where each step loads ~300k variables: on the county instance (1,200
@@ -87,6 +90,12 @@ STEP_S_BESIDE = 0.25
 """Charge for each further neighbourhood of a batch solved at once (``improve``'s
 ``parallel``), beside the slowest sub-solve's step charge: on 5,000 children a batch of two
 took 0.52 s and was charged 1.25 s, a step alone 0.34 s charged 0.86 s (the same ratio)."""
+
+MOVES_MIN = 50
+"""Moved children a plan needs for neighbourhoods drawn along its moves (``MOVES``). With
+fewer, such a neighbourhood is mostly the pool around its placements, spread over more of
+them than one around a seed: county-300 (13 moves allowed) was proven optimal in 16.8-17.0 s
+with them against 14.4-14.9 s without, and its two neighbourhoods at once hit their wall cap."""
 
 PASSED_KEPT = 8
 
@@ -244,7 +253,7 @@ def improve(
                 if moved:  # an earlier neighbourhood of the batch changed the plan around this one
                     hood = neighbourhood(instance, cands, finder.plan, draw.free, money, made)
                 found = _better(hood, search.outcomes, checked=moved)
-                finder.scored(draw.seed, draw.by_regret, found is not None)
+                finder.scored(draw.seed, draw.way, found is not None)
                 if found is not None and search.outcomes is not None:
                     objective += found.objective - hood.objective
                     money += found.marginal_weekly_cost - hood.marginal_weekly_cost
@@ -408,12 +417,17 @@ class _Kept(NamedTuple):
     best_at: float | None
 
 
+REGRET, UNIFORM, MOVES = "regret", "uniform", "moves"
+"""The ways a neighbourhood is drawn (``_Neighbours.seed``): around a seed drawn by regret or
+uniformly, or along the plan's moves from a moved child."""
+
+
 class _Draw(NamedTuple):
-    """A neighbourhood to solve: its seed child, whether the seed was drawn by regret, and its
-    children free to change (with their siblings)."""
+    """A neighbourhood to solve: its seed child, the way it was drawn, and its children free to
+    change (with their siblings)."""
 
     seed: str
-    by_regret: bool
+    way: str
     free: set[str]
 
 
@@ -450,9 +464,9 @@ class _Neighbours:
                 for child in members:
                     self.groups_of[child].append(members)
         self.misses: dict[str, int] = defaultdict(int)
-        self.record = {True: (0, 0), False: (0, 0)}
-        """Per way of drawing seeds (by regret or not): steps that found a better plan, and
-        steps."""
+        self.record = dict.fromkeys((REGRET, UNIFORM, MOVES), (0, 0))
+        """Per way of drawing neighbourhoods: steps that found a better plan, and steps."""
+        self.may_move = [c.id for c in instance.children if c.status in ("settled", "at_risk")]
         self.regret = {child: self._regret(child) for child in self.children}
 
     def _regret(self, child: str) -> int:
@@ -481,19 +495,30 @@ class _Neighbours:
                 regret += to_pence(weights.sibling_split)
         return regret
 
-    def seed(self, rng: random.Random) -> tuple[str, bool]:
-        """The child a step starts from: drawn with weight its regret (halved for each step
-        from it that found nothing since its outcome last changed), or uniformly. Each way is
-        taken in proportion to its steps' rate of success so far (adaptive, as in ALNS): on a
-        5,000-child authority ~30 steps fit in a minute, and a uniform seed is most often a
-        settled child with nothing to gain; on some GAP instances every job's regret is noise.
-        Returns the child and whether it was drawn by regret."""
-        rates = {way: (found + 1) / (taken + 2) for way, (found, taken) in self.record.items()}
+    def seed(self, rng: random.Random) -> tuple[str, str]:
+        """The child a step starts from, and the way it was drawn: with weight its regret
+        (halved for each step from it that found nothing since its outcome last changed),
+        uniformly, or (where the plan moves at least ``MOVES_MIN`` settled or at-risk children)
+        uniformly among the moved, for a neighbourhood along the plan's moves (``around``).
+        Each way is taken in proportion to its steps' rate of success so far (adaptive, as in
+        ALNS): on a 5,000-child authority ~30 steps fit in a minute, and a uniform seed is most
+        often a settled child with nothing to gain; on some GAP instances every job's regret is
+        noise."""
         weights = [self.regret[c] / (1 << min(self.misses[c], 30)) for c in self.children]
-        by_regret = rng.random() < rates[True] / (rates[True] + rates[False])
-        if by_regret and sum(weights) > 0:
-            return rng.choices(self.children, weights)[0], True
-        return rng.choice(self.children), False
+        moved = self.moved()
+        ways = [REGRET, UNIFORM, MOVES] if len(moved) >= MOVES_MIN else [REGRET, UNIFORM]
+        rates = [(self.record[w][0] + 1) / (self.record[w][1] + 2) for w in ways]
+        way = rng.choices(ways, rates)[0]
+        if way == MOVES:
+            return rng.choice(moved), MOVES
+        if way == REGRET and sum(weights) > 0:
+            return rng.choices(self.children, weights)[0], REGRET
+        return rng.choice(self.children), UNIFORM
+
+    def moved(self) -> list[str]:
+        """Settled and at-risk children the plan moves (each counts for ``max_moves``)."""
+        current = self.instance.child_by_id
+        return [c for c in self.may_move if self.plan[c].placement != current[c].current_placement]
 
     def draw(self, rng: random.Random, count: int) -> list[_Draw]:
         """Up to ``count`` neighbourhoods with no child in common, to solve at once: a seed
@@ -501,35 +526,41 @@ class _Neighbours:
         draws: list[_Draw] = []
         taken: set[str] = set()
         for _ in range(count):
-            seed, by_regret = self.seed(rng)
+            seed, way = self.seed(rng)
             if seed in taken:
                 continue
-            free = with_siblings(self.instance, self.around(seed, taken))
-            draws.append(_Draw(seed, by_regret, free))
+            free = with_siblings(self.instance, self.around(seed, taken, way, rng))
+            draws.append(_Draw(seed, way, free))
             taken |= free
         return draws
 
-    def scored(self, seed: str, by_regret: bool, better: bool) -> None:
-        """The step from ``seed`` (drawn by regret or not) found a better plan or not."""
-        found, taken = self.record[by_regret]
-        self.record[by_regret] = (found + better, taken + 1)
+    def scored(self, seed: str, way: str, better: bool) -> None:
+        """The step from ``seed`` (drawn ``way``) found a better plan or not."""
+        found, taken = self.record[way]
+        self.record[way] = (found + better, taken + 1)
         if not better:
             self.misses[seed] += 1
 
-    def around(self, seed: str, taken: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    def around(
+        self,
+        seed: str,
+        taken: set[str] | frozenset[str] = frozenset(),
+        way: str = REGRET,
+        rng: random.Random | None = None,
+    ) -> set[str]:
         """Up to ``NEIGHBOURHOOD_CHILDREN`` children around ``seed`` (see the module docstring),
-        none of them ``taken`` (a sibling-closed set: held where they are)."""
-        here = self.plan[seed].placement
+        none of them ``taken`` (a sibling-closed set: held where they are); drawn ``MOVES``,
+        along the plan's moves from the seed's (``_along_moves``)."""
         places: set[str] = set()
         free = {seed}
-        for place in [here, *self.cheapest[seed]]:  # its own first, then cheapest first
-            if place is None or place in places:
-                continue
-            living = self.at.get(place, set()) - taken
-            if places and len(free | living) > NEIGHBOURHOOD_CHILDREN:
-                continue  # a big household (a GAP agent's jobs) would crowd out the rest
-            places.add(place)
-            free |= living
+        if way == MOVES:
+            rng = rng or random.Random(0)
+            starts = [self.instance.child_by_id[seed].current_placement, self.plan[seed].placement]
+            self._along_moves(deque(starts), places, free, taken, rng)
+        else:
+            here = self.plan[seed].placement
+            for place in [here, *self.cheapest[seed]]:  # its own first, then cheapest first
+                self._take_in(place, places, free, taken)
         pool = sorted(pair for place in places if place is not None for pair in self.able[place])
         for _, child in pool:
             if len(free) >= NEIGHBOURHOOD_CHILDREN:
@@ -544,6 +575,63 @@ class _Neighbours:
                 if other not in taken:
                     free.add(other)
         return free
+
+    def _take_in(
+        self, place: str | None, places: set[str], free: set[str], taken: set[str] | frozenset[str]
+    ) -> bool:
+        """Add ``place`` and the children living there to the neighbourhood, unless it is no
+        placement, already in, or its household would take the neighbourhood past its size (a
+        GAP agent's ~80 jobs would crowd out the rest). Returns whether it was added."""
+        if place is None or place in places:
+            return False
+        living = self.at.get(place, set()) - taken
+        if places and len(free | living) > NEIGHBOURHOOD_CHILDREN:
+            return False
+        places.add(place)
+        free |= living
+        return True
+
+    def _along_moves(
+        self,
+        queue: deque[str | None],
+        places: set[str],
+        free: set[str],
+        taken: set[str] | frozenset[str],
+        rng: random.Random,
+    ) -> None:
+        """Placements joined to the first in ``queue`` by the plan's moves (a moved child's
+        placement and the one it left), breadth first, with the children living there and
+        those who left them: the moves ``max_moves`` allows are shared by the whole plan, so
+        a child evicted to make room can return only if other moves are given up in exchange.
+        Neighbourhood search alone on county-5000 (20 s charged, run seeds 0 and 1) from its
+        60 s plan (204 moves of 218 allowed): £7.357M / £7.358M with this way beside the two
+        others, against £7.370M / £7.384M without; the moved children taken in regret order
+        instead of at random made the same neighbourhoods again and gained less than without
+        (benchmarks/README.md)."""
+        moved = self.moved()
+        left: dict[str, list[str]] = defaultdict(list)
+        for child in moved:
+            left[str(self.instance.child_by_id[child].current_placement)].append(child)
+        moving = set(moved)
+        current = self.instance.child_by_id
+        others = rng.sample(moved, len(moved))
+        while len(free) < NEIGHBOURHOOD_CHILDREN and (queue or others):
+            if not queue:  # the seed's moves are all in: another moved child's, at random
+                child = others.pop()
+                if child not in free and child not in taken:
+                    queue.extend([current[child].current_placement, self.plan[child].placement])
+                continue
+            place = queue.popleft()
+            if place == HOME or not self._take_in(place, places, free, taken):
+                continue
+            leavers = [c for c in left.get(str(place), []) if c not in taken]
+            if len(free | set(leavers)) > NEIGHBOURHOOD_CHILDREN:
+                continue
+            free.update(leavers)
+            for child in sorted(self.at.get(place, set()) | set(leavers)):
+                if child in moving:  # the other end of its move
+                    queue.append(self.plan[child].placement)
+                    queue.append(current[child].current_placement)
 
     def move(self, outcomes: dict[str, Outcome]) -> None:
         """Take ``outcomes`` into the plan, and update the regret of the children it changes

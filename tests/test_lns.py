@@ -234,6 +234,62 @@ def test_regret_is_the_cost_above_the_cheapest_option_unplaced_or_split() -> Non
     assert finder.regret == {"A": 10000, "B": 10000, "C": 20000, "D": 0}
 
 
+def _chain_of_moves() -> tuple[Instance, dict[str, Outcome]]:
+    """S1 left P1 (now N's) for P2, whose S2 left for P3, whose S3 left for P4; X and Y live
+    at the cheap P5 and P6, the settled children's cheapest moves."""
+    settled = {"status": "settled"}
+    data = instance(
+        [
+            child("S1", current_placement="P1", **settled),
+            child("S2", current_placement="P2", **settled),
+            child("S3", current_placement="P3", **settled),
+            child("N"),
+            child("X"),
+            child("Y"),
+        ],
+        [place(f"P{k}", cost=900) for k in range(1, 5)]
+        + [place("P5", cost=100), place("P6", cost=100)],
+    )
+    plan = {
+        "S1": Outcome("P2"),
+        "S2": Outcome("P3"),
+        "S3": Outcome("P4"),
+        "N": Outcome("P1"),
+        "X": Outcome("P5"),
+        "Y": Outcome("P6"),
+    }
+    return data, plan
+
+
+def test_a_neighbourhood_along_moves_follows_the_chain_of_evictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From S1 the neighbourhood drawn along the plan's moves holds the chain (S1's old home's
+    N, then S2 who left P2, then S3 who left P3); around S1's cheapest places it holds X and Y
+    instead, so no step could give S2's and S3's moves up for S1 to return."""
+    monkeypatch.setattr(lns, "NEIGHBOURHOOD_CHILDREN", 4)
+    data, plan = _chain_of_moves()
+    finder = lns._Neighbours(data, candidates(data), plan)
+    assert sorted(finder.moved()) == ["S1", "S2", "S3"]
+    assert finder.around("S1", way=lns.MOVES) == {"S1", "N", "S2", "S3"}
+    assert finder.around("S1") == {"S1", "N", "X", "Y"}
+
+
+def test_seeds_along_moves_are_moved_children_and_only_where_the_plan_moves_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, plan = _chain_of_moves()
+    finder = lns._Neighbours(data, candidates(data), plan)
+    finder.record[lns.REGRET] = finder.record[lns.UNIFORM] = (0, 10**9)  # never helped
+    rng = random.Random(0)
+    monkeypatch.setattr(lns, "MOVES_MIN", 4)  # three moved children are too few
+    assert lns.MOVES not in {finder.seed(rng)[1] for _ in range(50)}
+    monkeypatch.setattr(lns, "MOVES_MIN", 3)
+    seeds = [finder.seed(rng) for _ in range(50)]
+    assert {way for _, way in seeds} == {lns.MOVES}
+    assert {seed for seed, _ in seeds} == {"S1", "S2", "S3"}
+
+
 def test_seeds_are_drawn_by_regret_and_a_fruitless_seed_fades() -> None:
     data = instance(
         [child("A"), child("B"), child("C")],
@@ -241,11 +297,12 @@ def test_seeds_are_drawn_by_regret_and_a_fruitless_seed_fades() -> None:
     )
     plan = {"A": Outcome("P1"), "B": Outcome("P2"), "C": Outcome("P3")}
     finder = lns._Neighbours(data, candidates(data), plan)
-    finder.record = {True: (10**9, 10**9), False: (0, 10**9)}  # uniform seeds never helped
+    finder.record[lns.UNIFORM] = (0, 10**9)  # uniform seeds never helped
+    finder.record[lns.REGRET] = (10**9, 10**9)
     rng = random.Random(0)
     assert {finder.seed(rng)[0] for _ in range(100)} == {"B", "C"}  # A has no regret
     for _ in range(40):
-        finder.scored("C", by_regret=True, better=False)
+        finder.scored("C", lns.REGRET, better=False)
     assert {finder.seed(rng)[0] for _ in range(100)} == {"B"}
     finder.move({"C": Outcome("P3")})  # no change: still faded
     assert {finder.seed(rng)[0] for _ in range(100)} == {"B"}
@@ -260,9 +317,9 @@ def test_the_way_seeds_are_drawn_follows_its_success() -> None:
     rng = random.Random(0)
     ways = []
     for _ in range(200):
-        _, by_regret = finder.seed(rng)
-        ways.append(by_regret)
-        finder.scored("B", by_regret, better=not by_regret)
+        _, way = finder.seed(rng)
+        ways.append(way == lns.REGRET)
+        finder.scored("B", way, better=way != lns.REGRET)
     assert sum(ways[:20]) >= 3 and sum(ways[-100:]) <= 15  # half of them without it
 
 
