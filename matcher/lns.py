@@ -609,11 +609,11 @@ class _Neighbours:
         instead of at random made the same neighbourhoods again and gained less than without
         (benchmarks/README.md)."""
         moved = self.moved()
-        left: dict[str, list[str]] = defaultdict(list)
-        for child in moved:
-            left[str(self.instance.child_by_id[child].current_placement)].append(child)
-        moving = set(moved)
         current = self.instance.child_by_id
+        left: dict[str, list[str]] = defaultdict(list)  # by the placement they left
+        for child in moved:
+            left[str(current[child].current_placement)].append(child)
+        moving = set(moved)
         others = rng.sample(moved, len(moved))
         while len(free) < NEIGHBOURHOOD_CHILDREN and (queue or others):
             if not queue:  # the seed's moves are all in: another moved child's, at random
